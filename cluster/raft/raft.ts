@@ -1,0 +1,748 @@
+/**
+ * The Raft state machine (etcd's raft.go). Pure: its inputs are ticks,
+ * messages and proposals; its outputs are fields the RaftNode turns into a
+ * Ready (messages to send, log entries to persist, readStates). `step` first
+ * applies the rules common to every role (§5.1 term comparison, vote
+ * handling), then hands the message to the role's own step function, chosen
+ * when the role changes.
+ */
+import { resolveConfig, type RaftConfig, type ResolvedConfig } from './config.js';
+import { ConfChangeRejectedError, ProposalDroppedError, RaftUsageError } from './errors.js';
+import { RaftLog } from './log.js';
+import {
+  EMPTY_DATA,
+  NO_NODE,
+  type AppendMessage,
+  type AppendResponse,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type HeartbeatMessage,
+  type HeartbeatResponse,
+  type Message,
+  type NodeId,
+  type ReadState,
+  type Role,
+  type Snapshot,
+  type SnapshotMessage,
+  type SoftState,
+  type VoteRequest,
+} from './messages.js';
+import { applyConfChange, confChangeProblem, decodeConfChange, encodeConfChange, type ConfChange } from './membership.js';
+import type { RandomSource } from './prng.js';
+import { ReadOnlyQueue, readConfirmed } from './read-index.js';
+import { ProgressTracker } from './tracker.js';
+
+type CampaignKind = 'pre-election' | 'election' | 'transfer';
+
+/** Distributes an optional-property object so each message type keeps its own required fields. */
+type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from' | 'term'> & { term?: number } : never) : never;
+
+export class Raft {
+  readonly id: NodeId;
+  term = 0;
+  vote: NodeId = NO_NODE;
+  lead: NodeId = NO_NODE;
+  role: Role = 'follower';
+  readonly log: RaftLog;
+  readonly tracker: ProgressTracker;
+  /** Messages produced since the last Ready. */
+  msgs: Message[] = [];
+  readStates: ReadState[] = [];
+  leadTransferee: NodeId = NO_NODE;
+  /** Index of the latest conf-change entry on a leader; no new change until it commits. */
+  pendingConfIndex = 0;
+  /** Conf changes take effect once committed; this is the last index scanned for them. */
+  private confAppliedIndex = 0;
+  electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private readonly readOnly = new ReadOnlyQueue();
+  /** Reads that arrived before this leader committed an entry of its own term (§6.4 step 1). */
+  private pendingReads: { from: NodeId; context: string }[] = [];
+  private readonly cfg: ResolvedConfig;
+  private readonly random: RandomSource;
+  private stepRole: (m: Message) => void = (m) => this.stepFollower(m);
+  private tickRole: () => void = () => this.tickElection();
+
+  constructor(config: RaftConfig) {
+    this.cfg = resolveConfig(config);
+    this.id = this.cfg.id;
+    this.random = config.random;
+    this.log = new RaftLog(config.storage);
+    this.tracker = new ProgressTracker(this.cfg.maxInflight);
+    const { hardState, confState } = config.storage.initialState();
+    const snapIndex = config.storage.firstIndex() - 1;
+    this.tracker.setConf(confState, this.log.lastIndex() + 1);
+    this.confAppliedIndex = snapIndex;
+    if (hardState.commit < snapIndex || hardState.commit > this.log.lastIndex()) {
+      throw new RaftUsageError(`stored commit ${hardState.commit} is outside [${snapIndex}, ${this.log.lastIndex()}]`);
+    }
+    this.log.commitTo(hardState.commit);
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    // Committed membership changes take effect before the first tick, so a restarted node campaigns in the right configuration.
+    this.applyCommittedConfChanges();
+    this.becomeFollower(this.term, NO_NODE);
+  }
+
+  // ---- inputs ------------------------------------------------------------
+
+  tick(): void {
+    this.tickRole();
+    this.applyCommittedConfChanges();
+  }
+
+  step(m: Message): void {
+    this.stepMessage(m);
+    this.applyCommittedConfChanges();
+  }
+
+  /** Starts an election now, as if the election timeout had fired. */
+  campaign(): void {
+    this.hup();
+    this.applyCommittedConfChanges();
+  }
+
+  propose(data: Uint8Array): void {
+    if (this.role === 'leader') {
+      if (this.leadTransferee !== NO_NODE) throw new ProposalDroppedError('transferring-leadership');
+      if (!this.tracker.progress.has(this.id)) throw new ProposalDroppedError('not-a-member');
+      this.appendEntries([{ index: 0, term: 0, type: 'normal', data }]);
+      this.bcastAppend();
+    } else if (this.lead !== NO_NODE) {
+      // Forwarded proposals carry no term: the leader assigns it (etcd MsgProp).
+      this.send({ type: 'prop', to: this.lead, term: 0, entries: [{ index: 0, term: 0, type: 'normal', data }] });
+    } else {
+      throw new ProposalDroppedError('no-leader');
+    }
+    this.applyCommittedConfChanges();
+  }
+
+  /**
+   * Proposes one membership change. Only the leader accepts it, only once the
+   * previous change is committed and the leader has committed an entry of its
+   * own term: without that barrier a leader elected under the old
+   * configuration could commit a change that a concurrent leader's overlapping
+   * change contradicts (Ongaro, raft-dev 2015, single-server change bug).
+   */
+  proposeConfChange(change: ConfChange): void {
+    if (this.role !== 'leader') throw new ConfChangeRejectedError('not-leader', `${this.id} is not the leader`);
+    if (this.leadTransferee !== NO_NODE) {
+      throw new ConfChangeRejectedError('leader-transferring', `leadership is moving to ${this.leadTransferee}`);
+    }
+    if (this.pendingConfIndex > this.log.committed) {
+      throw new ConfChangeRejectedError('change-in-progress', `change at index ${this.pendingConfIndex} is not committed yet`);
+    }
+    if (this.log.term(this.log.committed) !== this.term) {
+      throw new ConfChangeRejectedError('no-current-term-commit', `leader has not committed an entry of term ${this.term}`);
+    }
+    const problem = confChangeProblem(this.tracker.conf, change);
+    if (problem !== undefined) throw new ConfChangeRejectedError('invalid', problem);
+    if (change.type === 'add-voter') {
+      throw new ConfChangeRejectedError('invalid', 'add the node as a learner, then promote it once it has caught up');
+    }
+    if (change.type === 'promote') {
+      const pr = this.tracker.progress.get(change.node);
+      if (!pr || pr.match < this.log.committed) {
+        throw new ConfChangeRejectedError('learner-behind', `${change.node} has ${pr?.match ?? 0} of ${this.log.committed} committed entries`);
+      }
+    }
+    if (change.type === 'remove' && change.node === this.id) {
+      const successor = this.bestTransferee();
+      if (successor === NO_NODE) throw new ConfChangeRejectedError('invalid', 'no other voter can take over');
+      this.transferLeadership(successor);
+      throw new ConfChangeRejectedError('leader-transferring', `leadership is moving to ${successor}; retry there`);
+    }
+    this.appendEntries([{ index: 0, term: 0, type: 'conf-change', data: encodeConfChange(change) }]);
+    this.pendingConfIndex = this.log.lastIndex();
+    this.bcastAppend();
+    this.applyCommittedConfChanges();
+  }
+
+  /** Hands leadership to `to` (§3.10 of the dissertation); on a follower, asks the leader to. */
+  transferLeadership(to: NodeId): void {
+    if (this.role !== 'leader') {
+      if (this.lead === NO_NODE) throw new ProposalDroppedError('no-leader');
+      this.send({ type: 'transfer-leader', to: this.lead, term: 0, transferee: to });
+      return;
+    }
+    this.handleTransferLeader(to);
+  }
+
+  /** Asks for a linearizable read point; the answer arrives as a ReadState carrying `context`. */
+  readIndex(context: string): void {
+    if (this.role === 'leader') {
+      this.handleReadIndex(this.id, context);
+    } else if (this.lead !== NO_NODE) {
+      this.send({ type: 'read-index', to: this.lead, term: 0, context });
+    } else {
+      throw new ProposalDroppedError('no-leader');
+    }
+  }
+
+  // ---- outputs -----------------------------------------------------------
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  softState(): SoftState {
+    return { leader: this.lead, role: this.role };
+  }
+
+  confState(): ConfState {
+    return this.tracker.conf;
+  }
+
+  // ---- common step -------------------------------------------------------
+
+  private stepMessage(m: Message): void {
+    if (m.term > this.term) {
+      if (m.type === 'vote' || m.type === 'pre-vote') {
+        // Leader lease (§6 of the dissertation, check-quorum): a node that heard from a
+        // live leader within the election timeout ignores would-be disruptors.
+        const inLease = this.cfg.checkQuorum && this.lead !== NO_NODE && this.electionElapsed < this.cfg.electionTicks;
+        if (!m.transfer && inLease) {
+          this.cfg.logger('vote-ignored-in-lease', { id: this.id, term: this.term, from: m.from, type: m.type });
+          return;
+        }
+      }
+      if (m.type === 'pre-vote') {
+        // A pre-vote must not change our term: that is the whole point of it.
+      } else if (m.type === 'pre-vote-resp' && !m.reject) {
+        // Granted pre-votes carry the term we would campaign at, not one someone reached.
+      } else {
+        // §5.1: a higher term makes us a follower of that term.
+        const leader = m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' ? m.from : NO_NODE;
+        this.becomeFollower(m.term, leader);
+      }
+    } else if (m.term !== 0 && m.term < this.term) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'heartbeat' || m.type === 'app')) {
+        // A stale leader cut off by a partition would otherwise never learn our term:
+        // with pre-vote we never force terms up, so tell it (etcd does the same).
+        this.send({ type: 'app-resp', to: m.from, index: 0, reject: false, rejectHint: 0, hintTerm: 0 });
+      } else if (m.type === 'pre-vote') {
+        this.send({ type: 'pre-vote-resp', to: m.from, reject: true });
+      }
+      // §5.1: any other stale-term message is ignored.
+      return;
+    }
+
+    if (m.type === 'vote' || m.type === 'pre-vote') {
+      this.handleVoteRequest(m);
+      return;
+    }
+    this.stepRole(m);
+  }
+
+  /** §5.2 one vote per term, §5.4.1 only for a candidate whose log is at least as up to date. */
+  private handleVoteRequest(m: VoteRequest): void {
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === NO_NODE && this.lead === NO_NODE) ||
+      (m.type === 'pre-vote' && m.term > this.term);
+    const respType = m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp';
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      this.send({ type: respType, to: m.from, term: m.term, reject: false });
+      if (m.type === 'vote') {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: respType, to: m.from, reject: true });
+    }
+  }
+
+  // ---- role transitions --------------------------------------------------
+
+  becomeFollower(term: number, lead: NodeId): void {
+    this.reset(term);
+    this.lead = lead;
+    this.role = 'follower';
+    this.stepRole = (m) => this.stepFollower(m);
+    this.tickRole = () => this.tickElection();
+  }
+
+  private becomePreCandidate(): void {
+    if (this.role === 'leader') throw new RaftUsageError('a leader cannot become a pre-candidate');
+    // Pre-candidates keep term and vote: losing a pre-vote must leave no trace (dissertation §9.6).
+    this.tracker.votes.clear();
+    this.lead = NO_NODE;
+    this.role = 'pre-candidate';
+    this.stepRole = (m) => this.stepCandidate(m);
+    this.tickRole = () => this.tickElection();
+  }
+
+  private becomeCandidate(): void {
+    if (this.role === 'leader') throw new RaftUsageError('a leader cannot become a candidate');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+    this.stepRole = (m) => this.stepCandidate(m);
+    this.tickRole = () => this.tickElection();
+  }
+
+  private becomeLeader(): void {
+    if (this.role === 'follower') throw new RaftUsageError('a follower cannot become leader without an election');
+    this.reset(this.term);
+    this.lead = this.id;
+    this.role = 'leader';
+    this.stepRole = (m) => this.stepLeader(m);
+    this.tickRole = () => this.tickHeartbeat();
+    // A change may sit uncommitted in the log from an earlier term: wait for it conservatively.
+    this.pendingConfIndex = this.log.lastIndex();
+    // §8: a leader commits an entry of its own term first; until then it cannot know what is committed.
+    this.appendEntries([{ index: 0, term: 0, type: 'normal', data: EMPTY_DATA }]);
+    this.cfg.logger('became-leader', { id: this.id, term: this.term });
+  }
+
+  private reset(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = NO_NODE;
+    }
+    this.lead = NO_NODE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout = this.cfg.electionTicks + this.random.int(this.cfg.electionTicks);
+    this.leadTransferee = NO_NODE;
+    this.tracker.votes.clear();
+    this.tracker.resetProgress(this.log.lastIndex() + 1, this.id, this.log.lastIndex());
+    this.pendingConfIndex = 0;
+    this.readOnly.clear();
+    this.pendingReads = [];
+  }
+
+  private promotable(): boolean {
+    return this.tracker.isVoter(this.id) && !this.log.unstable.snapshot;
+  }
+
+  // ---- time --------------------------------------------------------------
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup();
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.cfg.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.cfg.checkQuorum) {
+        if (!this.tracker.quorumActive(this.id)) {
+          this.cfg.logger('stepped-down-no-quorum', { id: this.id, term: this.term });
+          this.becomeFollower(this.term, NO_NODE);
+          return;
+        }
+        this.tracker.resetRecentActive(this.id);
+      }
+      // A transfer that did not finish within one election timeout is abandoned (§3.10).
+      if (this.leadTransferee !== NO_NODE) this.leadTransferee = NO_NODE;
+    }
+    for (const [id, pr] of this.tracker.progress) {
+      if (pr.state === 'snapshot' && ++pr.snapshotElapsed >= this.cfg.electionTicks) {
+        // The snapshot or its answer was lost: probe again, which re-sends it if still needed.
+        pr.becomeProbe();
+        this.sendAppend(id, true);
+      }
+    }
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat(undefined);
+    }
+  }
+
+  // ---- elections ---------------------------------------------------------
+
+  private hup(): void {
+    if (this.role === 'leader' || !this.promotable()) return;
+    this.startCampaign(this.cfg.preVote ? 'pre-election' : 'election');
+  }
+
+  private startCampaign(kind: CampaignKind): void {
+    let voteTerm: number;
+    if (kind === 'pre-election') {
+      this.becomePreCandidate();
+      voteTerm = this.term + 1;
+    } else {
+      this.becomeCandidate();
+      voteTerm = this.term;
+    }
+    this.tracker.recordVote(this.id, true);
+    if (this.tracker.tallyVotes() === 'won') {
+      // A single voter wins at once.
+      if (kind === 'pre-election') this.startCampaign('election');
+      else this.becomeLeader();
+      return;
+    }
+    const type = kind === 'pre-election' ? 'pre-vote' : 'vote';
+    for (const id of this.tracker.conf.voters) {
+      if (id === this.id) continue;
+      this.send({
+        type,
+        to: id,
+        term: voteTerm,
+        index: this.log.lastIndex(),
+        logTerm: this.log.lastTerm(),
+        transfer: kind === 'transfer',
+      });
+    }
+  }
+
+  // ---- role step functions -----------------------------------------------
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'prop':
+        if (this.lead !== NO_NODE) this.send({ ...m, to: this.lead, term: 0 });
+        return;
+      case 'app':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleHeartbeat(m);
+        return;
+      case 'snap':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleSnapshot(m);
+        return;
+      case 'transfer-leader':
+      case 'read-index':
+        if (this.lead !== NO_NODE) this.send({ ...m, to: this.lead, term: 0 });
+        return;
+      case 'timeout-now':
+        // The leader chose us: campaign at once, skipping pre-vote, and tell voters to ignore their lease.
+        if (this.promotable()) this.startCampaign('transfer');
+        return;
+      case 'read-index-resp':
+        this.readStates.push({ index: m.index, context: m.context });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case 'app':
+        // §5.2: a candidate that hears from a leader of its term (or newer) steps down.
+        this.becomeFollower(m.term, m.from);
+        this.handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        return;
+      case 'snap':
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshot(m);
+        return;
+      case 'vote-resp':
+      case 'pre-vote-resp': {
+        // Only answers to our own kind of campaign count.
+        if ((m.type === 'vote-resp') !== (this.role === 'candidate')) return;
+        this.tracker.recordVote(m.from, !m.reject);
+        const result = this.tracker.tallyVotes();
+        if (result === 'won') {
+          if (this.role === 'pre-candidate') {
+            this.startCampaign('election');
+          } else {
+            this.becomeLeader();
+            this.bcastAppend();
+          }
+        } else if (result === 'lost') {
+          this.becomeFollower(this.term, NO_NODE);
+        }
+        return;
+      }
+      default:
+        // Proposals, reads and transfers find no leader here and are dropped.
+        return;
+    }
+  }
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case 'prop':
+        if (this.leadTransferee !== NO_NODE || !this.tracker.progress.has(this.id)) return;
+        this.appendEntries(m.entries.filter((e) => e.type === 'normal'));
+        this.bcastAppend();
+        return;
+      case 'read-index':
+        this.handleReadIndex(m.from, m.context);
+        return;
+      case 'transfer-leader':
+        this.handleTransferLeader(m.transferee);
+        return;
+      case 'app-resp':
+        this.handleAppendResponse(m);
+        return;
+      case 'heartbeat-resp':
+        this.handleHeartbeatResponse(m);
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---- follower side of replication --------------------------------------
+
+  private handleAppend(m: AppendMessage): void {
+    if (m.index < this.log.committed) {
+      // Everything up to commit already matches the leader: say so and let it skip ahead.
+      this.send({ type: 'app-resp', to: m.from, index: this.log.committed, reject: false, rejectHint: 0, hintTerm: 0 });
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNew !== undefined) {
+      this.send({ type: 'app-resp', to: m.from, index: lastNew, reject: false, rejectHint: 0, hintTerm: 0 });
+      return;
+    }
+    // §5.3 consistency check failed; hint where our logs may match so the leader skips a term at a time.
+    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+    this.send({ type: 'app-resp', to: m.from, index: m.index, reject: true, rejectHint: hint.index, hintTerm: hint.term });
+  }
+
+  private handleHeartbeat(m: HeartbeatMessage): void {
+    // The leader sends min(match, commit), so this never exceeds what we hold in its term.
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    this.send({ type: 'heartbeat-resp', to: m.from, context: m.context });
+  }
+
+  private handleSnapshot(m: SnapshotMessage): void {
+    const restored = this.restore(m.snapshot);
+    this.send({
+      type: 'app-resp',
+      to: m.from,
+      index: restored ? this.log.lastIndex() : this.log.committed,
+      reject: false,
+      rejectHint: 0,
+      hintTerm: 0,
+    });
+  }
+
+  /** Installs a leader's snapshot unless our log already holds everything in it. */
+  private restore(s: Snapshot): boolean {
+    const { index, term, confState } = s.metadata;
+    if (index <= this.log.committed) return false;
+    if (this.log.matchTerm(index, term)) {
+      // We already have the snapshot's last entry: only commit moves (etcd fast-forward).
+      this.log.commitTo(index);
+      return false;
+    }
+    this.cfg.logger('restoring-snapshot', { id: this.id, term: this.term, index, snapshotTerm: term });
+    this.log.restore(s);
+    this.tracker.setConf(confState, this.log.lastIndex() + 1);
+    this.confAppliedIndex = index;
+    return true;
+  }
+
+  // ---- leader side of replication ----------------------------------------
+
+  private appendEntries(entries: readonly Entry[]): void {
+    let index = this.log.lastIndex();
+    const stamped = entries.map((e) => ({ index: ++index, term: this.term, type: e.type, data: e.data }));
+    if (stamped.length === 0) return;
+    this.log.append(stamped);
+    // The leader's own copy counts once the caller persists it, which the Ready contract
+    // guarantees happens before any message (and so any follower acknowledgement) leaves.
+    this.tracker.progress.get(this.id)?.maybeUpdate(this.log.lastIndex());
+    this.maybeCommit();
+  }
+
+  /**
+   * §5.3/§5.4.2: commit the highest index stored on a majority, but only if it
+   * carries the current term; older entries commit indirectly with it (Figure 8).
+   */
+  protected mayCommitAt(index: number): boolean {
+    return this.log.term(index) === this.term;
+  }
+
+  private maybeCommit(): boolean {
+    const index = this.tracker.committed();
+    if (index <= this.log.committed || !this.mayCommitAt(index)) return false;
+    this.log.commitTo(index);
+    this.releasePendingReads();
+    return true;
+  }
+
+  private handleAppendResponse(m: AppendResponse): void {
+    const pr = this.tracker.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    if (m.reject) {
+      let probe = m.rejectHint;
+      if (m.hintTerm > 0) probe = this.log.findConflictByTerm(m.rejectHint, m.hintTerm).index;
+      if (pr.maybeDecrTo(m.index, probe)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(m.from, true);
+      }
+      return;
+    }
+    if (!pr.maybeUpdate(m.index)) {
+      if (pr.state === 'probe' && pr.match === m.index) pr.probeSent = false;
+      else return;
+    }
+    if (pr.state === 'probe') {
+      pr.becomeReplicate();
+    } else if (pr.state === 'snapshot' && pr.match + 1 >= this.log.firstIndex()) {
+      pr.becomeProbe();
+      pr.becomeReplicate();
+    }
+    if (this.maybeCommit()) {
+      this.bcastAppend();
+    } else {
+      while (this.sendAppend(m.from, false)) {
+        // Keep streaming while the in-flight window allows.
+      }
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+      this.send({ type: 'timeout-now', to: m.from });
+    }
+  }
+
+  private handleHeartbeatResponse(m: HeartbeatResponse): void {
+    const pr = this.tracker.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+    if (m.context === undefined) return;
+    const acks = this.readOnly.ack(m.context, m.from, (id) => this.tracker.isVoter(id));
+    if (!readConfirmed(acks, this.tracker.conf.voters.length)) return;
+    for (const read of this.readOnly.release(m.context)) this.answerRead(read.from, read.index, read.context);
+  }
+
+  /**
+   * Sends the follower what it is missing: entries after its next index, or
+   * the snapshot if those were compacted away. Returns whether anything went.
+   */
+  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.tracker.progress.get(to);
+    if (!pr || to === this.id || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined || pr.next < this.log.firstIndex()) return this.sendSnapshot(to);
+    const entries = this.log.entriesFrom(pr.next, this.cfg.maxEntriesPerMessage);
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.send({ type: 'app', to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
+    pr.sentEntries(prevIndex + entries.length, entries.length);
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId): boolean {
+    const pr = this.tracker.progress.get(to)!;
+    const snapshot = this.log.snapshot();
+    if (snapshot.metadata.index === 0) return false;
+    pr.becomeSnapshot(snapshot.metadata.index);
+    this.cfg.logger('sending-snapshot', { id: this.id, term: this.term, to, index: snapshot.metadata.index });
+    this.send({ type: 'snap', to, snapshot });
+    return true;
+  }
+
+  private bcastAppend(): void {
+    for (const id of this.tracker.progress.keys()) if (id !== this.id) this.sendAppend(id, true);
+  }
+
+  private bcastHeartbeat(context: string | undefined): void {
+    for (const [id, pr] of this.tracker.progress) {
+      if (id === this.id) continue;
+      // Never advertise a commit the follower may not hold: its log could still differ past match.
+      this.send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.log.committed), context });
+    }
+  }
+
+  // ---- reads, transfers, membership --------------------------------------
+
+  private handleReadIndex(from: NodeId, context: string): void {
+    if (this.tracker.conf.voters.length === 1 && this.tracker.isVoter(this.id)) {
+      this.answerRead(from, this.log.committed, context);
+      return;
+    }
+    if (this.log.term(this.log.committed) !== this.term) {
+      this.pendingReads.push({ from, context });
+      return;
+    }
+    this.readOnly.add(this.log.committed, from, context, this.id);
+    this.bcastHeartbeat(context);
+  }
+
+  private releasePendingReads(): void {
+    if (this.pendingReads.length === 0 || this.log.term(this.log.committed) !== this.term) return;
+    const reads = this.pendingReads;
+    this.pendingReads = [];
+    for (const r of reads) this.handleReadIndex(r.from, r.context);
+  }
+
+  private answerRead(from: NodeId, index: number, context: string): void {
+    if (from === this.id) this.readStates.push({ index, context });
+    else this.send({ type: 'read-index-resp', to: from, index, context });
+  }
+
+  private handleTransferLeader(to: NodeId): void {
+    if (to === this.id || !this.tracker.isVoter(to)) return;
+    if (this.leadTransferee === to) return;
+    this.leadTransferee = to;
+    // The transfer must finish within one election timeout or is abandoned.
+    this.electionElapsed = 0;
+    this.cfg.logger('transferring-leadership', { id: this.id, term: this.term, to });
+    const pr = this.tracker.progress.get(to)!;
+    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeout-now', to });
+    else this.sendAppend(to, true);
+  }
+
+  private bestTransferee(): NodeId {
+    let best: NodeId = NO_NODE;
+    let bestMatch = -1;
+    for (const id of this.tracker.conf.voters) {
+      if (id === this.id) continue;
+      const match = this.tracker.progress.get(id)?.match ?? 0;
+      if (match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    return best;
+  }
+
+  /** Membership takes effect when its entry commits; one change at a time keeps majorities overlapping. */
+  private applyCommittedConfChanges(): void {
+    if (this.log.committed <= this.confAppliedIndex) return;
+    const from = this.confAppliedIndex + 1;
+    this.confAppliedIndex = this.log.committed;
+    for (const e of this.log.slice(from, this.log.committed + 1)) {
+      if (e.type !== 'conf-change') continue;
+      const change = decodeConfChange(e.data);
+      this.tracker.setConf(applyConfChange(this.tracker.conf, change), this.log.lastIndex() + 1);
+      this.cfg.logger('membership-changed', { id: this.id, term: this.term, index: e.index, change: change.type, node: change.node });
+      if (this.role === 'leader') this.afterLeaderConfChange();
+    }
+  }
+
+  private afterLeaderConfChange(): void {
+    if (!this.tracker.isVoter(this.id)) {
+      this.becomeFollower(this.term, NO_NODE);
+      return;
+    }
+    if (this.leadTransferee !== NO_NODE && !this.tracker.isVoter(this.leadTransferee)) this.leadTransferee = NO_NODE;
+    // A smaller quorum may already hold more entries; new members need their first append.
+    if (this.maybeCommit()) this.bcastAppend();
+    else for (const [id, pr] of this.tracker.progress) if (pr.match === 0 && !pr.probeSent) this.sendAppend(id, true);
+  }
+
+  private send(m: Outgoing): void {
+    // Vote answers carry the term they answer; everything else our own, except forwarded requests (term 0).
+    const term = m.term ?? this.term;
+    this.msgs.push({ ...m, from: this.id, term } as Message);
+  }
+}
