@@ -9,6 +9,9 @@ import { join } from 'node:path';
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
+/** Certificates, keys and bundles are a few KiB; anything above this is not one (and fills no disk). */
+export const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
+
 export class UnsafeFileNameError extends Error {
   constructor(readonly fileName: string) {
     super(`'${fileName}' is not a plain file name in the certificate folder (letters, digits, '.', '_' and '-'; no '/' or '..')`);
