@@ -48,6 +48,12 @@ export interface CommandSpec {
   usage: string;
   /** One line of explanation. */
   summary: string;
+  /**
+   * How many words may follow the path, [min, max]. Outside it the
+   * interpreter answers with the usage line (or, for a group word such as
+   * `xmpp`, an unknown-command line) without calling `run`.
+   */
+  args?: readonly [number, number];
   /** Returns the text to print (possibly empty); throws CommandError or UsageError. */
   run(ctx: CommandContext): Promise<string>;
 }

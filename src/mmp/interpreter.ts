@@ -1,3 +1,4 @@
+import { ConfigError } from '../node/config-error.js';
 import {
   CommandError,
   UsageError,
@@ -57,12 +58,17 @@ export class Interpreter {
     const json = rest.includes('--json');
     const force = rest.includes('--force');
     const args = rest.filter((w) => w !== '--json' && w !== '--force');
+    if (command.args) {
+      const [min, max] = command.args;
+      if (args.length > max && this.isGroup(command)) return this.unknown(words);
+      if (args.length < min || args.length > max) return failure(`usage: ${command.usage}`, 2);
+    }
     try {
       const output = await command.run({ args, json, force, mode, user, terminal });
       return { output: withFinalNewline(output), exitCode: 0 };
     } catch (err) {
       if (err instanceof UsageError) return failure(err.message, 2);
-      if (err instanceof CommandError) return failure(err.message, 1);
+      if (err instanceof CommandError || err instanceof ConfigError) return failure(err.message, 1);
       return failure(`internal error: ${(err as Error).message ?? String(err)}`, 1);
     }
   }
@@ -77,14 +83,17 @@ export class Interpreter {
     return best;
   }
 
+  /** Other commands extend this one's path (`xmpp` and `xmpp callbridge add`). */
+  private isGroup(command: CommandSpec): boolean {
+    return this.commands.some((c) => c.path.length > command.path.length && command.path.every((w, i) => c.path[i] === w));
+  }
+
+  /** One line (reference: commands.md); inside a known group it points at that group's help. */
   private unknown(words: string[]): CommandResult {
-    // A known group with a wrong or missing subcommand gets that group's syntax.
     const group = this.commands.filter((c) => c.path[0] === words[0]);
     if (group.length > 0) {
       const prefix = longestKnownPrefix(group, words);
-      const inGroup = group.filter((c) => prefix.every((w, i) => c.path[i] === w));
-      const output = [`Error: unknown command '${words.slice(0, prefix.length + 1).join(' ')}'; type help ${prefix.join(' ')}`, ...inGroup.map((c) => `  ${c.usage}`)];
-      return { output: output.join('\n') + '\n', exitCode: 2 };
+      return failure(`unknown command '${words.slice(0, prefix.length + 1).join(' ')}'; type help ${prefix.join(' ')}`, 2);
     }
     return failure(`unknown command '${words[0]}'; type help`, 2);
   }

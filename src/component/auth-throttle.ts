@@ -1,0 +1,62 @@
+/**
+ * Slows down repeated handshake failures from one address: each failure in
+ * the window doubles the delay before the `<not-authorized/>` answer, up to a
+ * cap. A guessing client then waits instead of spinning our CPU; successes
+ * from the address clear its record. Time is passed in, so this is pure.
+ */
+export interface AuthThrottleOptions {
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Failures older than this are forgotten. */
+  windowMs: number;
+  /** Addresses remembered at most (oldest forgotten first). */
+  maxAddresses: number;
+}
+
+export const DEFAULT_AUTH_THROTTLE: AuthThrottleOptions = {
+  baseDelayMs: 100,
+  maxDelayMs: 5000,
+  windowMs: 60_000,
+  maxAddresses: 10_000,
+};
+
+interface Record {
+  failures: number;
+  last: number;
+}
+
+export class AuthThrottle {
+  private readonly records = new Map<string, Record>();
+
+  constructor(private readonly options: AuthThrottleOptions = DEFAULT_AUTH_THROTTLE) {}
+
+  /** Records a failure and returns how long to wait before answering it. */
+  failure(address: string, now: number): number {
+    const previous = this.current(address, now);
+    const failures = (previous?.failures ?? 0) + 1;
+    this.records.delete(address);
+    this.records.set(address, { failures, last: now });
+    if (this.records.size > this.options.maxAddresses) {
+      const oldest = this.records.keys().next().value as string;
+      this.records.delete(oldest);
+    }
+    return Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** (failures - 1));
+  }
+
+  success(address: string): void {
+    this.records.delete(address);
+  }
+
+  failures(address: string, now: number): number {
+    return this.current(address, now)?.failures ?? 0;
+  }
+
+  private current(address: string, now: number): Record | undefined {
+    const r = this.records.get(address);
+    if (r && now - r.last > this.options.windowMs) {
+      this.records.delete(address);
+      return undefined;
+    }
+    return r;
+  }
+}

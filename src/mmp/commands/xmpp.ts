@@ -1,0 +1,179 @@
+import type { XmppNode, ServiceState } from '../../node/xmpp-node.js';
+import { formatBinding } from '../../component/component-server.js';
+import { CommandError, UsageError, type CommandContext, type CommandSpec } from '../command.js';
+import { cmsTime, json, labelled, orNone, table } from '../layout.js';
+
+/**
+ * The node's own XMPP settings: `xmpp`, `xmpp status`, `domain`, `listen`,
+ * `certs`, `enable`, `disable`, `reset` (reference: commands.md, "Node settings").
+ */
+
+/** Checks that key, certificate and bundle in the certificate folder parse and belong together. */
+export type CertificateCheck = (folder: string, key: string, cert: string, bundle?: string) => Promise<void>;
+
+export interface XmppCommandsOptions {
+  node: XmppNode;
+  checkCertificates: CertificateCheck;
+}
+
+const LABEL_WIDTH = 'Listening interfaces'.length;
+
+export function statusLine(service: ServiceState): string {
+  switch (service.state) {
+    case 'running':
+      return 'XMPP server running';
+    case 'disabled':
+      return 'XMPP server disabled';
+    case 'not-configured':
+      return `XMPP server not configured: ${service.missing}`;
+    case 'failed':
+      return `XMPP server not running: ${service.reason}`;
+  }
+}
+
+export function xmppCommands({ node, checkCertificates }: XmppCommandsOptions): CommandSpec[] {
+  return [
+    {
+      path: ['xmpp'],
+      usage: 'xmpp [--json]',
+      summary: "show this node's XMPP settings",
+      args: [0, 0],
+      run: async (ctx) => {
+        const s = node.settings();
+        const status = statusLine(node.serviceState());
+        if (ctx.json) return json({ ...s, status });
+        return labelled(
+          [
+            ['Enabled', String(s.enabled)],
+            ['Clustered', String(s.clusterEnabled)],
+            ['Domain', orNone(s.domain)],
+            ['Listening interfaces', s.listen.length ? s.listen.join(' ') : '<none>'],
+            ['Key file', orNone(s.certs?.key)],
+            ['Certificate file', orNone(s.certs?.cert)],
+            ['CA Bundle file', orNone(s.certs?.bundle)],
+            ['STATUS', status],
+          ],
+          LABEL_WIDTH,
+        );
+      },
+    },
+    {
+      path: ['xmpp', 'status'],
+      usage: 'xmpp status [--json]',
+      summary: 'what the XMPP server is doing now: state, ports, connected call bridges',
+      args: [0, 0],
+      run: async (ctx) => {
+        const st = node.status();
+        const s = node.settings();
+        const listening = st.service.state === 'running' ? st.service.bindings.map(formatBinding).join(' ') : '<none>';
+        if (ctx.json) {
+          return json({
+            status: statusLine(st.service),
+            clustered: s.clusterEnabled,
+            role: 'standalone',
+            leader: null,
+            listening: st.service.state === 'running' ? st.service.bindings.map(formatBinding) : [],
+            counters: st.counters,
+            sessions: st.sessions.map((x) => ({ ...x, node: node.name, since: x.since.toISOString() })),
+          });
+        }
+        const head = labelled(
+          [
+            ['STATUS', statusLine(st.service)],
+            ['Clustered', String(s.clusterEnabled)],
+            ['Role', 'standalone'],
+            ['Leader', '<none>'],
+            ['Listening on', listening],
+            ['Stanzas routed', String(st.counters.routed)],
+            ['Stanzas bounced', String(st.counters.bounced)],
+            ['Call bridges', `${st.sessions.length} connected`],
+          ],
+          LABEL_WIDTH,
+        );
+        if (st.sessions.length === 0) return head;
+        const rows = [['Component', 'Peer', 'Node', 'Connected since', 'In', 'Out']];
+        for (const x of [...st.sessions].sort((a, b) => a.address.localeCompare(b.address))) {
+          rows.push([x.address, x.peer, node.name, cmsTime(x.since), String(x.stanzasIn), String(x.stanzasOut)]);
+        }
+        return `${head}\n\n${table(rows)}`;
+      },
+    },
+    {
+      path: ['xmpp', 'domain'],
+      usage: 'xmpp domain <domain>',
+      summary: 'set the XMPP domain (a DNS name)',
+      args: [1, 1],
+      run: async (ctx) => {
+        await node.setDomain(ctx.args[0]!);
+        return '';
+      },
+    },
+    {
+      path: ['xmpp', 'listen'],
+      usage: 'xmpp listen <interface> [<interface>...] | none',
+      summary: 'set the interfaces the call-bridge ports listen on: a-d, a network interface name, or an IP address',
+      args: [1, 16],
+      run: async (ctx) => {
+        await node.setListen(ctx.args);
+        return '';
+      },
+    },
+    {
+      path: ['xmpp', 'certs'],
+      usage: 'xmpp certs <key-file> <crt-file> [<crt-bundle>] | none',
+      summary: "set this node's key, certificate and CA bundle (files in the certificate folder)",
+      args: [1, 3],
+      run: async (ctx) => {
+        const [key, cert, bundle] = ctx.args;
+        if (ctx.args.length === 1) {
+          if (key !== 'none') throw new UsageError('xmpp certs <key-file> <crt-file> [<crt-bundle>] | none');
+          await node.setCertificates(null);
+          return '';
+        }
+        await checkCertificates(node.certFolder, key!, cert!, bundle);
+        await node.setCertificates({ key: key!, cert: cert!, bundle: bundle ?? null });
+        return '';
+      },
+    },
+    {
+      path: ['xmpp', 'enable'],
+      usage: 'xmpp enable',
+      summary: 'start the XMPP server (needs a domain and listening interfaces)',
+      args: [0, 0],
+      run: async () => {
+        await node.enable();
+        return '';
+      },
+    },
+    {
+      path: ['xmpp', 'disable'],
+      usage: 'xmpp disable',
+      summary: 'stop the XMPP server: ports close, every session gets <system-shutdown/>',
+      args: [0, 0],
+      run: async () => {
+        await node.disable();
+        return '';
+      },
+    },
+    {
+      path: ['xmpp', 'reset'],
+      usage: 'xmpp reset [--force]',
+      summary: "clear this node's XMPP settings and call bridges (identity, host key, users and certificates stay)",
+      args: [0, 0],
+      run: async (ctx) => {
+        await confirmReset(ctx);
+        await node.reset();
+        return '';
+      },
+    },
+  ];
+}
+
+const RESET_QUESTION = 'This removes all XMPP configuration from this node. Continue? (yes/no)';
+
+async function confirmReset(ctx: CommandContext): Promise<void> {
+  if (ctx.force) return;
+  if (ctx.mode === 'exec') throw new CommandError('xmpp reset asks for confirmation; in exec mode use xmpp reset --force');
+  const answer = await ctx.terminal.prompt(RESET_QUESTION, { echo: true });
+  if (answer?.trim().toLowerCase() !== 'yes') throw new CommandError('reset cancelled; nothing was changed');
+}

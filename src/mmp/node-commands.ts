@@ -1,0 +1,17 @@
+import { checkKeyAndCertificate } from '../pki/credentials.js';
+import type { XmppNode } from '../node/xmpp-node.js';
+import type { CommandSpec } from './command.js';
+import { callbridgeCommands } from './commands/callbridge.js';
+import { clusterCommands } from './commands/cluster.js';
+import { xmppCommands } from './commands/xmpp.js';
+import { Interpreter } from './interpreter.js';
+
+/** Every command a node's MMP offers, whichever door (SSH, local socket, CLI) it is reached through. */
+export function nodeInterpreter(node: XmppNode, extra: CommandSpec[] = []): Interpreter {
+  return new Interpreter([
+    ...xmppCommands({ node, checkCertificates: checkKeyAndCertificate }),
+    ...callbridgeCommands({ node }),
+    ...clusterCommands(),
+    ...extra,
+  ]);
+}

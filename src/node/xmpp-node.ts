@@ -1,0 +1,235 @@
+import { mkdir } from 'node:fs/promises';
+import { ComponentServer, ListenError, type Binding } from '../component/component-server.js';
+import type { ComponentSessionInfo, ComponentSessionOptions } from '../component/component-session.js';
+import type { Logger } from '../observability/logger.js';
+import { LocalRouter, type RouterCounters } from '../router/local-router.js';
+import { StreamError } from '../xmpp/errors.js';
+import { domainNameProblem } from '../xmpp/jid.js';
+import { FileCallbridgeRegistry, type Callbridge } from './callbridge-registry.js';
+import { ConfigError } from './config-error.js';
+import { dataDirLayout, type DataDirLayout } from './data-dir.js';
+import { loadIdentity, type NodeIdentity } from './identity.js';
+import { resolveInterfaces } from './interfaces.js';
+import { acquireLock, type DataDirLock } from './lock.js';
+import { EMPTY_SETTINGS, loadSettings, saveSettings, type CertificateFiles, type NodeSettings } from './settings.js';
+
+/**
+ * One XMPP node: its settings and call-bridge registry on disk, its
+ * component listeners and its router. Every change an operator makes goes
+ * through a method here, which validates it whole, persists it, and only
+ * then applies it, so nothing is ever half-done.
+ */
+
+export const DEFAULT_COMPONENT_PORTS = [5222, 5223];
+
+export interface XmppNodeOptions {
+  dataDir: string;
+  /** The node's name, shown in the MMP prompt (`cb1> `). */
+  name: string;
+  /** The node's own address: what interface `a` means unless mapped otherwise. */
+  address: string;
+  /** Extra interface letters, e.g. { b: '10.0.0.2' }. */
+  interfaces?: Record<string, string>;
+  componentPorts?: number[];
+  log: Logger;
+  /** false: never open ports (an offline edit of the data directory). */
+  serve?: boolean;
+  sessionOptions?: Partial<ComponentSessionOptions>;
+}
+
+export type ServiceState =
+  | { state: 'running'; bindings: readonly Binding[] }
+  | { state: 'disabled' }
+  | { state: 'not-configured'; missing: string }
+  | { state: 'failed'; reason: string };
+
+export interface NodeStatus {
+  service: ServiceState;
+  sessions: ComponentSessionInfo[];
+  counters: Readonly<RouterCounters>;
+}
+
+export class XmppNode {
+  readonly layout: DataDirLayout;
+  readonly router: LocalRouter;
+  private readonly components: ComponentServer;
+  private failure: string | null = null;
+
+  private constructor(
+    private readonly options: XmppNodeOptions,
+    readonly identity: NodeIdentity,
+    private current: NodeSettings,
+    readonly registry: FileCallbridgeRegistry,
+    private readonly lock: DataDirLock,
+  ) {
+    this.layout = dataDirLayout(options.dataDir);
+    this.router = new LocalRouter(() => this.current.domain ?? '', options.log.child({ module: 'router' }));
+    this.components = new ComponentServer({
+      domain: () => this.current.domain ?? '',
+      secretFor: (name) => this.registry.get(name)?.secret,
+      router: this.router,
+      log: options.log.child({ module: 'component' }),
+      options: options.sessionOptions,
+    });
+  }
+
+  /** Opens the data directory (creating it), loads everything, and starts serving if enabled. */
+  static async open(options: XmppNodeOptions): Promise<XmppNode> {
+    const layout = dataDirLayout(options.dataDir);
+    await mkdir(layout.root, { recursive: true, mode: 0o700 });
+    await mkdir(layout.certs, { recursive: true, mode: 0o700 });
+    const lock = await acquireLock(layout.lock);
+    try {
+      const identity = await loadIdentity(layout.identity);
+      const settings = await loadSettings(layout.settings);
+      const registry = await FileCallbridgeRegistry.open(layout.callbridges);
+      const node = new XmppNode(options, identity, settings, registry, lock);
+      if (options.serve !== false && settings.enabled) await node.startService().catch(() => undefined);
+      return node;
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get certFolder(): string {
+    return this.layout.certs;
+  }
+
+  settings(): Readonly<NodeSettings> {
+    return this.current;
+  }
+
+  /** Letters the node maps to addresses: `a` is its own address unless told otherwise. */
+  interfaceLetters(): Record<string, string> {
+    return { a: this.options.address, ...this.options.interfaces };
+  }
+
+  status(): NodeStatus {
+    return { service: this.serviceState(), sessions: this.components.online(), counters: this.router.counters };
+  }
+
+  serviceState(): ServiceState {
+    if (this.components.listening) return { state: 'running', bindings: this.components.bindings };
+    if (this.failure !== null && this.current.enabled) return { state: 'failed', reason: this.failure };
+    const missing = this.missingForService();
+    if (missing) return { state: 'not-configured', missing };
+    return this.current.enabled ? { state: 'failed', reason: 'not started' } : { state: 'disabled' };
+  }
+
+  // Settings
+
+  async setDomain(domain: string): Promise<void> {
+    const problem = domainNameProblem(domain);
+    if (problem) throw new ConfigError(`invalid domain '${domain}': ${problem}`);
+    this.refuseWhileRunning();
+    await this.save({ ...this.current, domain: domain.toLowerCase() });
+  }
+
+  async setListen(words: string[]): Promise<void> {
+    if (words.length === 1 && words[0] === 'none') words = [];
+    else resolveInterfaces(words, this.interfaceLetters());
+    this.refuseWhileRunning();
+    await this.save({ ...this.current, listen: [...words] });
+  }
+
+  async setCertificates(files: CertificateFiles | null): Promise<void> {
+    await this.save({ ...this.current, certs: files });
+  }
+
+  async enable(): Promise<void> {
+    const missing = this.missingForService();
+    if (missing) throw new ConfigError(`cannot enable: ${missing}`);
+    if (this.options.serve !== false && !this.components.listening) {
+      try {
+        await this.startService();
+      } catch (err) {
+        throw new ConfigError(`cannot enable: ${(err as Error).message}`);
+      }
+    }
+    if (!this.current.enabled) {
+      try {
+        await this.save({ ...this.current, enabled: true });
+      } catch (err) {
+        await this.components.stop();
+        throw err;
+      }
+    }
+  }
+
+  async disable(): Promise<void> {
+    if (this.current.enabled) await this.save({ ...this.current, enabled: false });
+    this.failure = null;
+    await this.components.stop();
+  }
+
+  /** `xmpp reset`: everything but identity, host key, users and certificate folder. */
+  async reset(): Promise<void> {
+    await this.save({ ...EMPTY_SETTINGS, listen: [] });
+    await this.registry.clear();
+    this.failure = null;
+    await this.components.stop();
+  }
+
+  async setClusterEnabled(enabled: boolean): Promise<void> {
+    await this.save({ ...this.current, clusterEnabled: enabled });
+  }
+
+  // Call bridges
+
+  async addCallbridge(name: string, secret: string): Promise<void> {
+    await this.registry.add(name, secret);
+  }
+
+  async removeCallbridge(name: string): Promise<Callbridge> {
+    const existing = this.registry.get(name);
+    if (!existing) throw new ConfigError(`no callbridge named ${name}`);
+    await this.registry.remove(name);
+    this.components.endCallbridge(name, new StreamError('not-authorized', 'this call bridge was removed from the server'));
+    return existing;
+  }
+
+  async close(): Promise<void> {
+    await this.components.stop();
+    await this.lock.release();
+  }
+
+  // Internals
+
+  private missingForService(): string | null {
+    const missing: string[] = [];
+    if (!this.current.domain) missing.push('no domain set (xmpp domain <domain>)');
+    if (this.current.listen.length === 0) missing.push('no listening interfaces set (xmpp listen <interface>)');
+    return missing.length ? missing.join(' and ') : null;
+  }
+
+  private bindings(): Binding[] {
+    const hosts = resolveInterfaces(this.current.listen, this.interfaceLetters());
+    const ports = this.options.componentPorts ?? DEFAULT_COMPONENT_PORTS;
+    return hosts.flatMap((host) => ports.map((port) => ({ host, port })));
+  }
+
+  private async startService(): Promise<void> {
+    try {
+      await this.components.start(this.bindings());
+      this.failure = null;
+    } catch (err) {
+      this.failure = err instanceof ListenError || err instanceof ConfigError ? err.message : String(err);
+      this.options.log.error({ module: 'node', event: 'service_start_failed', reason: this.failure }, 'XMPP server could not start');
+      throw err;
+    }
+  }
+
+  private refuseWhileRunning(): void {
+    if (this.components.listening) throw new ConfigError('disable the XMPP server first (xmpp disable)');
+  }
+
+  private async save(next: NodeSettings): Promise<void> {
+    await saveSettings(this.layout.settings, next);
+    this.current = next;
+  }
+}

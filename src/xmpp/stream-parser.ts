@@ -1,0 +1,157 @@
+import { SaxesParser, type SaxesTagPlain } from 'saxes';
+import { StreamError } from './errors.js';
+
+/**
+ * Frames an incoming XMPP stream into its header and top-level elements.
+ *
+ * The tokenizer is saxes, the strict parser that ltx offers as a backend:
+ * ltx's own tokenizer silently skips DOCTYPEs, comments and processing
+ * instructions and cannot say where an element began, and we need both, to
+ * refuse restricted XML (RFC 6120 §11.1) and to forward a stanza's original
+ * text instead of serializing it again (the hot path of a router).
+ *
+ * Only the head of each stanza (its name and attributes) is kept; children
+ * are checked for well-formedness by saxes and otherwise left as text.
+ */
+
+export interface StreamHandler {
+  /** The stream header: its qualified name and attributes, as sent. */
+  streamStart(name: string, attrs: Record<string, string>): void;
+  /** One top-level element; `raw` is its exact text, without surrounding whitespace. */
+  element(name: string, attrs: Record<string, string>, raw: string): void;
+  /** `</stream:stream>` arrived. */
+  streamEnd(): void;
+  /** The stream must end with this error; nothing more will be reported. */
+  streamError(error: StreamError): void;
+}
+
+export interface StreamParserOptions {
+  /** Largest top-level element, in characters (bytes for ASCII). */
+  maxElementSize: number;
+}
+
+export const DEFAULT_MAX_STANZA_SIZE = 256 * 1024;
+
+export class StreamParser {
+  private readonly saxes: SaxesParser<{}>;
+  private readonly maxElementSize: number;
+  private depth = 0;
+  private failed = false;
+  private ended = false;
+  /** Unconsumed input: the text from `base` (an absolute position) on. */
+  private buffer = '';
+  private base = 0;
+  /** Where the current top-level element (or the whitespace before it) starts. */
+  private elementStart = 0;
+  private headName = '';
+  private headAttrs: Record<string, string> = {};
+
+  constructor(
+    private readonly handler: StreamHandler,
+    options: StreamParserOptions = { maxElementSize: DEFAULT_MAX_STANZA_SIZE },
+  ) {
+    this.maxElementSize = options.maxElementSize;
+    // xmlns checking is off: it costs a third of the parse time, and the
+    // namespaces that matter (stream, content namespace) are checked on the
+    // header and the stanza head by the session.
+    const saxes = new SaxesParser({ xmlns: false, position: true });
+    this.saxes = saxes;
+    saxes.on('opentag', (tag) => this.onOpen(tag));
+    saxes.on('closetag', () => this.onClose());
+    saxes.on('text', (text) => this.onText(text));
+    saxes.on('cdata', () => this.onCdata());
+    // RFC 6120 §11.1: no DTD, comments, processing instructions or entities.
+    saxes.on('doctype', () => this.fail('restricted-xml', 'a DOCTYPE is not allowed in an XMPP stream'));
+    saxes.on('comment', () => this.fail('restricted-xml', 'comments are not allowed in an XMPP stream'));
+    saxes.on('processinginstruction', () =>
+      this.fail('restricted-xml', 'processing instructions are not allowed in an XMPP stream'),
+    );
+    saxes.on('error', (err) => this.onSaxesError(err));
+  }
+
+  get isFailed(): boolean {
+    return this.failed;
+  }
+
+  write(chunk: string): void {
+    if (this.failed || this.ended || chunk.length === 0) return;
+    // Drop what earlier elements consumed; V8 keeps this a cheap slice.
+    this.buffer = this.buffer.slice(this.elementStart - this.base) + chunk;
+    this.base = this.elementStart;
+    this.saxes.write(chunk);
+    if (this.failed || this.ended) return;
+    // Checked once per chunk: an oversized element is refused within one
+    // socket read of crossing the limit, never buffered to the end.
+    if (this.depth >= 1 && this.saxes.position - this.elementStart > this.maxElementSize) {
+      this.fail('policy-violation', `stanza larger than ${this.maxElementSize} characters`);
+    }
+  }
+
+  private onOpen(tag: SaxesTagPlain): void {
+    if (this.failed) return;
+    const depth = this.depth++;
+    if (depth === 0) {
+      this.elementStart = this.saxes.position;
+      this.handler.streamStart(tag.name, tag.attributes as Record<string, string>);
+    } else if (depth === 1) {
+      this.headName = tag.name;
+      this.headAttrs = tag.attributes as Record<string, string>;
+    }
+  }
+
+  private onClose(): void {
+    if (this.failed) return;
+    const depth = --this.depth;
+    if (depth === 1) {
+      const end = this.saxes.position;
+      const raw = trimLeadingWhitespace(this.buffer.slice(this.elementStart - this.base, end - this.base));
+      this.elementStart = end;
+      if (raw.length > this.maxElementSize) {
+        this.fail('policy-violation', `stanza larger than ${this.maxElementSize} characters`);
+        return;
+      }
+      this.handler.element(this.headName, this.headAttrs, raw);
+    } else if (depth === 0) {
+      this.ended = true;
+      this.handler.streamEnd();
+    }
+  }
+
+  private onText(text: string): void {
+    // Between stanzas only whitespace (keepalives) may appear (RFC 6120 §4.6.1).
+    if (this.depth === 1 && !isWhitespace(text)) {
+      this.fail('not-well-formed', 'text is not allowed between stanzas');
+    }
+  }
+
+  private onCdata(): void {
+    if (this.depth <= 1) this.fail('not-well-formed', 'CDATA is not allowed between stanzas');
+  }
+
+  private onSaxesError(err: Error): void {
+    // saxes reports an undefined entity as a well-formedness error; RFC 6120
+    // §11.1 names that case restricted-xml.
+    if (/undefined entity/.test(err.message)) this.fail('restricted-xml', 'entity references other than the five predefined ones are not allowed');
+    else this.fail('not-well-formed', err.message.replace(/^\d+:\d+: /, ''));
+  }
+
+  private fail(condition: 'restricted-xml' | 'not-well-formed' | 'policy-violation', text: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.buffer = '';
+    this.handler.streamError(new StreamError(condition, text));
+  }
+}
+
+function isWhitespace(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return false;
+  }
+  return true;
+}
+
+function trimLeadingWhitespace(s: string): string {
+  const c = s.charCodeAt(0);
+  return c === 60 /* < */ ? s : s.trimStart();
+}

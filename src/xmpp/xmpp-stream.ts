@@ -1,0 +1,211 @@
+import type { Socket } from 'node:net';
+import { StreamError, type StreamErrorCondition } from './errors.js';
+import { StreamParser, type StreamHandler } from './stream-parser.js';
+import { STREAM_FOOTER, streamErrorElement } from './stanza.js';
+
+/**
+ * One XML stream over one socket: decoding, framing, batched writes and the
+ * RFC 6120 §4.9 way of ending a stream. It knows nothing of what the stream
+ * carries; a session (component, server-to-server) drives it.
+ */
+
+export interface XmppStreamHandler {
+  streamStart(name: string, attrs: Record<string, string>): void;
+  element(name: string, attrs: Record<string, string>, raw: string): void;
+  /** The peer closed the stream, or the socket ended or failed. Called once. */
+  closed(reason: CloseReason): void;
+  /** The socket's send buffer drained below its high-water mark. */
+  drained?(): void;
+}
+
+export type CloseReason =
+  | { by: 'peer' }
+  | { by: 'us'; error?: StreamError }
+  | { by: 'socket'; message: string };
+
+export interface XmppStreamOptions {
+  maxStanzaSize: number;
+  /**
+   * The header this side sends if it must report an error before it opened
+   * its half of the stream (RFC 6120 §4.9.1.2).
+   */
+  errorHeader: () => string;
+  /** How long to wait for the peer's `</stream:stream>` after ours. */
+  closeGraceMs?: number;
+}
+
+/** Above this many unsent bytes a stream counts as congested. */
+export const SEND_HIGH_WATER = 1024 * 1024;
+
+export class XmppStream implements StreamHandler {
+  private readonly parser: StreamParser;
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private flushScheduled = false;
+  private headerSent = false;
+  private closing = false;
+  private finished = false;
+  private deadline: NodeJS.Timeout | undefined;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  bytesIn = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly handler: XmppStreamHandler,
+    private readonly options: XmppStreamOptions,
+  ) {
+    this.remoteAddress = normalizeAddress(socket.remoteAddress ?? 'unknown');
+    this.remotePort = socket.remotePort ?? 0;
+    this.parser = new StreamParser(this, { maxElementSize: options.maxStanzaSize });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.finish({ by: 'socket', message: 'the peer closed the connection' }));
+    socket.on('close', () => this.finish({ by: 'socket', message: 'connection closed' }));
+    socket.on('error', (err) => this.finish({ by: 'socket', message: err.message }));
+    socket.on('drain', () => this.handler.drained?.());
+  }
+
+  get isOpen(): boolean {
+    return !this.closing && !this.finished;
+  }
+
+  /** Unsent bytes queued in the socket. */
+  get backlog(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Characters queued for the next write. */
+  get queued(): number {
+    return this.pendingChars;
+  }
+
+  /** Sends our stream header; later errors then need no header of their own. */
+  open(header: string): void {
+    this.headerSent = true;
+    this.send(header);
+  }
+
+  /**
+   * Queues text for the peer. Everything queued while one socket read is
+   * processed goes out in one write: a read of 500 stanzas costs one syscall.
+   */
+  send(text: string): void {
+    if (this.closing || this.finished) return;
+    this.pending.push(text);
+    this.pendingChars += text.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const pending = this.pending;
+    this.pending = [];
+    this.pendingChars = 0;
+    if (pending.length === 0 || this.socket.destroyed) return;
+    const text = pending.length === 1 ? pending[0]! : pending.join('');
+    this.socket.write(text);
+  }
+
+  /** Ends the stream with an error: header if none was sent, the error, the footer, then the socket (RFC 6120 §4.9). */
+  fail(error: StreamError): void {
+    if (this.closing || this.finished) return;
+    let text = this.headerSent ? '' : this.options.errorHeader();
+    this.headerSent = true;
+    text += streamErrorElement(error) + STREAM_FOOTER;
+    this.send(text);
+    this.closeSocketAfterFlush({ by: 'us', error });
+  }
+
+  /** Ends the stream cleanly. */
+  close(): void {
+    if (this.closing || this.finished) return;
+    this.send((this.headerSent ? '' : this.options.errorHeader()) + STREAM_FOOTER);
+    this.closeSocketAfterFlush({ by: 'us' });
+  }
+
+  /** Ends the stream with `condition` unless `clearDeadline` or another deadline comes first. */
+  setDeadline(ms: number, condition: StreamErrorCondition, text: string): void {
+    this.clearDeadline();
+    this.deadline = setTimeout(() => this.fail(new StreamError(condition, text)), ms);
+  }
+
+  clearDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = undefined;
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.finished) this.socket.resume();
+  }
+
+  // StreamHandler, called by the parser.
+  streamStart(name: string, attrs: Record<string, string>): void {
+    this.handler.streamStart(name, attrs);
+  }
+
+  element(name: string, attrs: Record<string, string>, raw: string): void {
+    if (!this.closing) this.handler.element(name, attrs, raw);
+  }
+
+  streamEnd(): void {
+    // The peer closed its half; close ours and let the socket go (RFC 6120 §4.4).
+    if (!this.closing) {
+      this.send((this.headerSent ? '' : this.options.errorHeader()) + STREAM_FOOTER);
+      this.closeSocketAfterFlush({ by: 'peer' });
+    }
+  }
+
+  streamError(error: StreamError): void {
+    this.fail(error);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    this.bytesIn += chunk.length;
+    let text: string;
+    try {
+      text = this.decoder.decode(chunk, { stream: true });
+    } catch {
+      // RFC 6120 §4.9.3.22: a stream that violates UTF-8.
+      this.fail(new StreamError('unsupported-encoding', 'the stream is not valid UTF-8'));
+      return;
+    }
+    this.parser.write(text);
+  }
+
+  private closeSocketAfterFlush(reason: CloseReason): void {
+    this.closing = true;
+    this.clearDeadline();
+    this.socket.pause();
+    queueMicrotask(() => {
+      this.flush();
+      this.socket.end();
+      // A peer that never closes its side must not hold the socket forever.
+      const grace = setTimeout(() => this.socket.destroy(), this.options.closeGraceMs ?? 2000);
+      grace.unref();
+    });
+    this.finish(reason);
+  }
+
+  private finish(reason: CloseReason): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearDeadline();
+    if (reason.by === 'socket') this.socket.destroy();
+    this.handler.closed(reason);
+  }
+}
+
+/** IPv4 peers on a dual-stack socket show as ::ffff:a.b.c.d; operators expect a.b.c.d. */
+export function normalizeAddress(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
