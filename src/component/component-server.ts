@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../observability/logger.js';
 import type { Router } from '../router/router.js';
 import { StreamError } from '../xmpp/errors.js';
-import { AuthThrottle } from './auth-throttle.js';
+import { AuthThrottle, DEFAULT_AUTH_THROTTLE, type AuthThrottleOptions } from './auth-throttle.js';
 import { ComponentSession, DEFAULT_SESSION_OPTIONS, type ComponentSessionInfo, type ComponentSessionOptions } from './component-session.js';
 
 /**
@@ -22,6 +22,7 @@ export interface ComponentServerContext {
   log: Logger;
   now?: () => number;
   options?: Partial<ComponentSessionOptions>;
+  throttle?: Partial<AuthThrottleOptions>;
 }
 
 export class ListenError extends Error {
@@ -37,12 +38,13 @@ export class ListenError extends Error {
 export class ComponentServer {
   private servers: Server[] = [];
   private readonly sessions = new Set<ComponentSession>();
-  private readonly throttle = new AuthThrottle();
+  private readonly throttle: AuthThrottle;
   private readonly options: ComponentSessionOptions;
   private bound: Binding[] = [];
 
   constructor(private readonly ctx: ComponentServerContext) {
     this.options = { ...DEFAULT_SESSION_OPTIONS, ...ctx.options };
+    this.throttle = new AuthThrottle({ ...DEFAULT_AUTH_THROTTLE, ...ctx.throttle });
   }
 
   get listening(): boolean {

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { ComponentServer, ListenError, type Binding } from '../component/component-server.js';
+import type { AuthThrottleOptions } from '../component/auth-throttle.js';
 import type { ComponentSessionInfo, ComponentSessionOptions } from '../component/component-session.js';
 import type { Logger } from '../observability/logger.js';
 import { LocalRouter, type RouterCounters } from '../router/local-router.js';
@@ -35,6 +36,7 @@ export interface XmppNodeOptions {
   /** false: never open ports (an offline edit of the data directory). */
   serve?: boolean;
   sessionOptions?: Partial<ComponentSessionOptions>;
+  authThrottle?: Partial<AuthThrottleOptions>;
 }
 
 export type ServiceState =
@@ -70,6 +72,7 @@ export class XmppNode {
       router: this.router,
       log: options.log.child({ module: 'component' }),
       options: options.sessionOptions,
+      throttle: options.authThrottle,
     });
   }
 

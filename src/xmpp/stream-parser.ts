@@ -43,6 +43,8 @@ export class StreamParser {
   private base = 0;
   /** Where the current top-level element (or the whitespace before it) starts. */
   private elementStart = 0;
+  /** Characters written so far: saxes's own position is off between writes. */
+  private fed = 0;
   private headName = '';
   private headAttrs: Record<string, string> = {};
 
@@ -57,7 +59,7 @@ export class StreamParser {
     const saxes = new SaxesParser({ xmlns: false, position: true });
     this.saxes = saxes;
     saxes.on('opentag', (tag) => this.onOpen(tag));
-    saxes.on('closetag', () => this.onClose());
+    saxes.on('closetag', (tag) => this.onClose(tag));
     saxes.on('text', (text) => this.onText(text));
     saxes.on('cdata', () => this.onCdata());
     // RFC 6120 §11.1: no DTD, comments, processing instructions or entities.
@@ -78,12 +80,17 @@ export class StreamParser {
     // Drop what earlier elements consumed; V8 keeps this a cheap slice.
     this.buffer = this.buffer.slice(this.elementStart - this.base) + chunk;
     this.base = this.elementStart;
+    this.fed += chunk.length;
     this.saxes.write(chunk);
     if (this.failed || this.ended) return;
     // Checked once per chunk: an oversized element is refused within one
     // socket read of crossing the limit, never buffered to the end.
-    if (this.depth >= 1 && this.saxes.position - this.elementStart > this.maxElementSize) {
+    if (this.depth >= 1 && this.fed - this.elementStart > this.maxElementSize) {
       this.fail('policy-violation', `stanza larger than ${this.maxElementSize} characters`);
+    } else if (hasBadPendingEntity(this.saxes)) {
+      // saxes reads an entity name up to the next ';', however far: a stray
+      // '&' would otherwise swallow the stream until the size limit.
+      this.fail('not-well-formed', "'&' must start an entity reference such as &amp;");
     }
   }
 
@@ -99,9 +106,15 @@ export class StreamParser {
     }
   }
 
-  private onClose(): void {
+  private onClose(tag: SaxesTagPlain): void {
     if (this.failed) return;
     const depth = --this.depth;
+    if (depth <= 1 && !tag.isSelfClosing && !endsWithCloseTag(this.buffer, this.saxes.position - this.base, tag.name)) {
+      // On a mismatched end tag saxes first closes the open elements, then
+      // reports the error: those closes must not deliver a stanza or end the stream.
+      this.fail('not-well-formed', `<${tag.name}> is not closed by </${tag.name}>`);
+      return;
+    }
     if (depth === 1) {
       const end = this.saxes.position;
       const raw = trimLeadingWhitespace(this.buffer.slice(this.elementStart - this.base, end - this.base));
@@ -136,11 +149,36 @@ export class StreamParser {
   }
 
   private fail(condition: 'restricted-xml' | 'not-well-formed' | 'policy-violation', text: string): void {
-    if (this.failed) return;
+    // Whatever follows </stream:stream> in the same read is not ours to judge.
+    if (this.failed || this.ended) return;
     this.failed = true;
     this.buffer = '';
     this.handler.streamError(new StreamError(condition, text));
   }
+}
+
+/** The five predefined names and character references (`#x1F600`) are all this long at most. */
+const MAX_ENTITY_NAME = 10;
+const ENTITY_NAME = /^[A-Za-z0-9#]*$/;
+
+/** The entity name saxes has read without its ';' yet (an internal field, read defensively) cannot become valid. */
+function hasBadPendingEntity(saxes: SaxesParser<{}>): boolean {
+  const entity = (saxes as unknown as { entity?: unknown }).entity;
+  return typeof entity === 'string' && entity.length > 0 && (entity.length > MAX_ENTITY_NAME || !ENTITY_NAME.test(entity));
+}
+
+/** The text before `end` is `</name>`, with optional whitespace before the '>'. */
+function endsWithCloseTag(text: string, end: number, name: string): boolean {
+  let i = end - 1;
+  if (text.charCodeAt(i) !== 62 /* > */) return false;
+  i--;
+  while (i > 0 && isWhitespaceCode(text.charCodeAt(i))) i--;
+  const start = i - name.length + 1;
+  return text.startsWith(name, start) && text.charCodeAt(start - 1) === 47 /* / */ && text.charCodeAt(start - 2) === 60 /* < */;
+}
+
+function isWhitespaceCode(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
 }
 
 function isWhitespace(s: string): boolean {

@@ -1,0 +1,85 @@
+import { connect, type Socket } from 'node:net';
+
+/**
+ * A bare TCP peer for tests that must send what no XMPP library would
+ * (bad XML, DOCTYPEs, wrong handshakes) and read exactly what came back.
+ */
+export class RawClient {
+  received = '';
+  readonly closed: Promise<void>;
+  private waiters: Array<() => void> = [];
+
+  private constructor(readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      this.received += d;
+      for (const w of this.waiters) w();
+    });
+    socket.on('error', () => undefined);
+    this.closed = new Promise((resolve) => socket.on('close', () => resolve()));
+  }
+
+  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ port, host }, () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  send(text: string | Buffer): void {
+    this.socket.write(text);
+  }
+
+  /** Resolves once `pattern` appears in what was received; rejects after `timeoutMs`. */
+  waitFor(pattern: string | RegExp, timeoutMs = 5000): Promise<string> {
+    const test = () => (typeof pattern === 'string' ? this.received.includes(pattern) : pattern.test(this.received));
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (test()) {
+          cleanup();
+          resolve(this.received);
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for ${pattern}; received: ${this.received.slice(0, 2000)}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== check);
+      };
+      this.waiters.push(check);
+      check();
+    });
+  }
+
+  /** Waits for the server to close the connection; returns everything received. */
+  async untilClosed(timeoutMs = 5000): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.closed,
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`connection still open; received: ${this.received.slice(0, 2000)}`)), timeoutMs))),
+    ]).finally(() => clearTimeout(timer));
+    return this.received;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+export const COMPONENT_HEADER = (to: string) =>
+  `<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='${to}'>`;
+
+/** The stream id from the server's header. */
+export function streamIdOf(received: string): string {
+  const m = /<stream:stream[^>]*\sid='([^']+)'/.exec(received);
+  if (!m) throw new Error(`no stream id in: ${received}`);
+  return m[1]!;
+}
+
+/** The stream error condition in what was received, or null. */
+export function streamErrorCondition(received: string): string | null {
+  const m = /<stream:error><([a-z-]+) xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/.exec(received);
+  return m ? m[1]! : null;
+}
