@@ -57,6 +57,10 @@ export async function runBridgeCommand(argv: string[]): Promise<number> {
     return 1;
   }
   process.stderr.write(`connected as ${bridge.address}\n`);
+  // The call-bridge log's own words (reference: ports-and-names.md).
+  bridge.on('stream-error', (err: { condition?: string; message?: string }) =>
+    process.stderr.write(`XMPP component connection disconnected due to failure reason: "${err.condition ?? err.message}"\n`),
+  );
 
   let received = 0;
   const enough = new Promise<void>((resolve) => {

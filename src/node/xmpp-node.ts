@@ -121,7 +121,8 @@ export class XmppNode {
     if (this.failure !== null && this.current.enabled) return { state: 'failed', reason: this.failure };
     const missing = this.missingForService();
     if (missing) return { state: 'not-configured', missing };
-    return this.current.enabled ? { state: 'failed', reason: 'not started' } : { state: 'disabled' };
+    if (!this.current.enabled) return { state: 'disabled' };
+    return { state: 'failed', reason: this.options.serve === false ? 'the node process is not running' : 'not started' };
   }
 
   // Settings
