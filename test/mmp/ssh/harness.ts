@@ -84,6 +84,8 @@ export function run(cmd: string, args: string[], options: { input?: string; env?
       clearTimeout(timer);
       resolve({ code, stdout, stderr, ms: Date.now() - started });
     });
+    // A child that never reads its input (tmux, a refused ssh) closes the pipe first.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }
