@@ -14,12 +14,13 @@ export class RaftLog {
   applied: number;
 
   constructor(readonly storage: RaftStorage) {
-    const first = storage.firstIndex();
     const last = storage.lastIndex();
     this.unstable = new UnstableLog(last + 1);
-    // Everything up to the snapshot is applied by restoring the snapshot itself.
-    this.committed = first - 1;
-    this.applied = first - 1;
+    // Everything up to the snapshot is applied by restoring the snapshot itself; entries
+    // kept below it after compaction are there for lagging followers, not to re-apply.
+    const snapIndex = storage.snapshot().metadata.index;
+    this.committed = snapIndex;
+    this.applied = snapIndex;
   }
 
   firstIndex(): number {

@@ -176,6 +176,11 @@ export class RaftNode {
     };
   }
 
+  /** Term of the entry at `index` in this node's log (persisted or not); undefined if compacted or absent. For diagnostics and invariant checks. */
+  termAt(index: number): number | undefined {
+    return this.raft.log.term(index);
+  }
+
   /** The configuration as of the applied index, for storage.createSnapshot. */
   confState(): ConfState {
     return this.appliedConf;

@@ -72,7 +72,7 @@ export class Raft {
     this.log = new RaftLog(config.storage);
     this.tracker = new ProgressTracker(this.cfg.maxInflight);
     const { hardState, confState } = config.storage.initialState();
-    const snapIndex = config.storage.firstIndex() - 1;
+    const snapIndex = config.storage.snapshot().metadata.index;
     this.tracker.setConf(confState, this.log.lastIndex() + 1);
     this.confAppliedIndex = snapIndex;
     if (hardState.commit < snapIndex || hardState.commit > this.log.lastIndex()) {
@@ -215,7 +215,12 @@ export class Raft {
       } else {
         // §5.1: a higher term makes us a follower of that term.
         const leader = m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' ? m.from : NO_NODE;
+        const elapsed = this.electionElapsed;
         this.becomeFollower(m.term, leader);
+        // Figure 2: only a leader's append or a granted vote restarts the election timer. If every
+        // rejected candidate reset it, stale candidates bumping terms could starve the up-to-date
+        // nodes of their turn to campaign (a granted vote resets it below).
+        if (m.type === 'vote') this.electionElapsed = elapsed;
       }
     } else if (m.term !== 0 && m.term < this.term) {
       if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'heartbeat' || m.type === 'app')) {

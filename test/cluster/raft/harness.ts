@@ -10,6 +10,8 @@ import type { Entry, Message, NodeId, ReadState } from '../../../cluster/raft/me
 import { Mulberry32, deriveSeed } from '../../../cluster/raft/prng.js';
 import { RaftNode } from '../../../cluster/raft/raft-node.js';
 import { MemoryStorage } from '../../../cluster/raft/storage/memory-storage.js';
+import type { InvariantChecker } from './sim/checker.js';
+import { SimStateMachine } from './sim/state-machine.js';
 
 export interface HarnessOptions {
   readonly preVote?: boolean;
@@ -19,6 +21,9 @@ export interface HarnessOptions {
   /** Members that are not founders: they start with empty storage (to be added as learners). */
   readonly joiners?: readonly NodeId[];
   readonly createNode?: (config: RaftConfig) => RaftNode;
+  readonly maxEntriesPerMessage?: number;
+  /** Runs the simulator's invariant checks on every Ready and after every delivery. */
+  readonly checker?: InvariantChecker;
 }
 
 export interface HarnessNode {
@@ -26,6 +31,7 @@ export interface HarnessNode {
   readonly storage: MemoryStorage;
   readonly applied: Entry[];
   readonly readStates: ReadState[];
+  sm: SimStateMachine;
 }
 
 export type MessageFilter = (m: Message) => boolean;
@@ -50,7 +56,7 @@ export class Harness {
   }
 
   private add(id: NodeId, storage: MemoryStorage): void {
-    this.nodes.set(id, { node: this.createNode(id, storage), storage, applied: [], readStates: [] });
+    this.nodes.set(id, { node: this.createNode(id, storage), storage, applied: [], readStates: [], sm: new SimStateMachine() });
   }
 
   private createNode(id: NodeId, storage: MemoryStorage): RaftNode {
@@ -62,6 +68,7 @@ export class Harness {
       heartbeatTicks: 1,
       preVote: this.options.preVote ?? true,
       checkQuorum: this.options.checkQuorum ?? true,
+      ...(this.options.maxEntriesPerMessage ? { maxEntriesPerMessage: this.options.maxEntriesPerMessage } : {}),
     };
     return this.options.createNode ? this.options.createNode(config) : new RaftNode(config);
   }
@@ -75,6 +82,7 @@ export class Harness {
     const n = this.nodes.get(id)!;
     n.node = this.createNode(id, n.storage);
     n.applied.length = 0;
+    n.sm = SimStateMachine.restore(n.storage.snapshot().data);
     this.inbox = this.inbox.filter((m) => m.to !== id && m.from !== id);
   }
 
@@ -84,16 +92,22 @@ export class Harness {
       while (n.node.hasReady()) {
         const rd = n.node.ready();
         n.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+        this.options.checker?.onPersisted(id, rd.entries, (i) => n.node.termAt(i));
         for (const m of rd.messages) if (!this.cut.has(`${m.from}>${m.to}`)) this.inbox.push(m);
         if (rd.snapshot) {
           n.applied.length = 0;
+          n.sm = SimStateMachine.restore(rd.snapshot.data);
         }
         n.applied.push(...rd.committedEntries);
+        for (const e of rd.committedEntries) {
+          n.sm.apply(e);
+          this.options.checker?.onApplied(id, e, n.sm.digest);
+        }
         n.readStates.push(...rd.readStates);
         n.node.advance(rd);
-        void id;
       }
     }
+    this.options.checker?.afterStep([...this.nodes.values()].map((x) => x.node));
   }
 
   /** Takes and returns the pending messages, optionally only those matching. */
