@@ -337,7 +337,11 @@ export function serveSftp(sftp: SFTPWrapper, options: SftpOptions): void {
     }
     handles.clear();
   };
-  sftp.on('end', cleanup);
+  // The client's EOF ends the subsystem, as OpenSSH's sftp-server exits on end of input.
+  sftp.on('end', () => {
+    cleanup();
+    sftp.end();
+  });
   sftp.on('close', cleanup);
 }
 

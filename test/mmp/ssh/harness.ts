@@ -123,8 +123,12 @@ export function sshExec(
   return run(SSHPASS, args, { input: options.input, env: { SSHPASS: options.password ?? ADMIN_PASSWORD } });
 }
 
-/** `sftp -b -` with a batch of commands; fails (non-zero) at the first command that fails. */
-export function sftpBatch(node: TestNode, batch: string, options: { password?: string; cwd?: string } = {}): Promise<RunResult> {
-  const args = ['-e', SFTP, ...sshOptions(node.server.port, PASSWORD_ONLY).map((a) => (a === '-p' ? '-P' : a)), '-b', '-', 'admin@127.0.0.1'];
+/**
+ * `sftp -b -` with a batch of commands; fails (non-zero) at the first command
+ * that fails. -b turns on BatchMode (no password prompt) unless an earlier
+ * option says otherwise: ssh keeps the first value it is given.
+ */
+export function sftpBatch(node: TestNode, batch: string, options: { password?: string } = {}): Promise<RunResult> {
+  const args = ['-e', SFTP, ...sshOptions(node.server.port, [...PASSWORD_ONLY, '-o', 'BatchMode=no']).map((a) => (a === '-p' ? '-P' : a)), '-b', '-', 'admin@127.0.0.1'];
   return run(SSHPASS, args, { input: batch, env: { SSHPASS: options.password ?? ADMIN_PASSWORD } });
 }
