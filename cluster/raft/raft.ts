@@ -75,10 +75,12 @@ export class Raft {
     const snapIndex = config.storage.snapshot().metadata.index;
     this.tracker.setConf(confState, this.log.lastIndex() + 1);
     this.confAppliedIndex = snapIndex;
-    if (hardState.commit < snapIndex || hardState.commit > this.log.lastIndex()) {
-      throw new RaftUsageError(`stored commit ${hardState.commit} is outside [${snapIndex}, ${this.log.lastIndex()}]`);
+    // A snapshot is committed by definition, even if the stored commit lags behind it.
+    const commit = Math.max(hardState.commit, snapIndex);
+    if (commit > this.log.lastIndex()) {
+      throw new RaftUsageError(`stored commit ${commit} is past the last stored index ${this.log.lastIndex()}`);
     }
-    this.log.commitTo(hardState.commit);
+    this.log.commitTo(commit);
     this.term = hardState.term;
     this.vote = hardState.vote;
     // Committed membership changes take effect before the first tick, so a restarted node campaigns in the right configuration.
