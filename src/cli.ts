@@ -6,7 +6,8 @@ import { runBridgeCommand } from './bridge/bridge-command.js';
 import { runMmpCommand } from './mmp/mmp-command.js';
 import { runDemo } from './node/demo.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { startNode } from './node/node-process.js';
+import { DEFAULT_SSH_PORT, startNode } from './node/node-process.js';
+import { readPasswordFile } from './mmp/users.js';
 import { DEFAULT_COMPONENT_PORTS } from './node/xmpp-node.js';
 import { CorruptFileError, ConfigError } from './node/config-error.js';
 import { untilSignal } from './node/signals.js';
@@ -23,7 +24,9 @@ const USAGE = `usage: xmpp-cluster <command> [options]
 
   start   [--data-dir D]                          the demo node (npm start)
   node    --data-dir D [--name N] [--address A] [--iface b=ADDR ...]
-          [--component-ports 5222,5223]           run one node
+          [--component-ports 5222,5223] [--ssh-port 2222 | --no-ssh]
+          [--admin-password-file F]               run one node (first start: the admin
+                                                  password from F or XMPP_CLUSTER_ADMIN_PASSWORD)
   mmp     --data-dir D ['<command>']              run MMP commands (interactive without a command)
   bridge  --name cb1 --secret S --domain D --server HOST:PORT
           [--echo] [--send JID --count N --body TEXT] [--expect N] [--bare-name]
@@ -36,6 +39,8 @@ export interface NodeCliOptions {
   address: string;
   interfaces: Record<string, string>;
   componentPorts: number[];
+  ssh: { host: string; port: number } | null;
+  adminPasswordFile?: string;
 }
 
 function stderrLogger(name?: string): Logger {
@@ -51,6 +56,9 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
       address: { type: 'string' },
       iface: { type: 'string', multiple: true },
       'component-ports': { type: 'string' },
+      'ssh-port': { type: 'string' },
+      'no-ssh': { type: 'boolean', default: false },
+      'admin-password-file': { type: 'string' },
     },
     strict: true,
   });
@@ -63,19 +71,25 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
   }
   const ports = values['component-ports'] ? values['component-ports'].split(',').map((p) => Number(p)) : DEFAULT_COMPONENT_PORTS;
   if (ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) throw new ConfigError(`--component-ports ${values['component-ports']}: expected ports such as 5222,5223`);
+  const address = values.address ?? interfaces.a ?? '127.0.0.1';
+  const sshPort = Number(values['ssh-port'] ?? DEFAULT_SSH_PORT);
+  if (!Number.isInteger(sshPort) || sshPort < 0 || sshPort > 65535) throw new ConfigError(`--ssh-port ${values['ssh-port']}: expected a port such as 2222`);
   return {
     dataDir: resolve(values['data-dir']),
     name: values.name ?? 'xmpp1',
-    address: values.address ?? interfaces.a ?? '127.0.0.1',
+    address,
     interfaces,
     componentPorts: ports,
+    ssh: values['no-ssh'] ? null : { host: address, port: sshPort },
+    adminPasswordFile: values['admin-password-file'],
   };
 }
 
 async function runNodeCommand(argv: string[]): Promise<number> {
   const opts = parseNodeOptions(argv);
   const log = stderrLogger(opts.name);
-  const running = await startNode({ ...opts, log });
+  const adminPassword = opts.adminPasswordFile ? await readPasswordFile(opts.adminPasswordFile) : process.env.XMPP_CLUSTER_ADMIN_PASSWORD;
+  const running = await startNode({ ...opts, log, adminPassword });
   await untilSignal();
   await running.close();
   return 0;
@@ -109,7 +123,9 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const code = (err as NodeJS.ErrnoException)?.code ?? '';
-    const known = err instanceof ConfigError || err instanceof CorruptFileError || (err as Error)?.name === 'ListenError' || code.startsWith('ERR_PARSE_ARGS');
+    const name = (err as Error)?.name ?? '';
+    const known =
+      err instanceof ConfigError || err instanceof CorruptFileError || ['ListenError', 'UserStoreError', 'HostKeyError'].includes(name) || code.startsWith('ERR_PARSE_ARGS') || code === 'EADDRINUSE';
     process.stderr.write(`Error: ${known ? (err as Error).message : (err as Error)?.stack ?? String(err)}\n`);
     process.exitCode = 1;
   },

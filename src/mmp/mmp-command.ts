@@ -10,6 +10,7 @@ import type { CommandResult, SessionMode } from './command.js';
 import { runThroughControlSocket } from './control-socket.js';
 import { nodeInterpreter } from './node-commands.js';
 import { StdioTerminal } from './stdio-terminal.js';
+import { UserStore } from './users.js';
 
 /**
  * `xmpp-cluster mmp --data-dir D ['<command>']`: the MMP from this machine's
@@ -67,7 +68,11 @@ async function connect(dataDir: string, log: Logger): Promise<MmpRunner> {
     };
   }
   const node = await XmppNode.open({ dataDir, name: 'local', address: '127.0.0.1', log, serve: false });
-  const interpreter = nodeInterpreter(node);
+  const users = await UserStore.open(dataDir).catch(async (err: unknown) => {
+    await node.close();
+    throw err;
+  });
+  const interpreter = nodeInterpreter(node, { users });
   return {
     run: async (line, terminal, mode) => {
       const result = await interpreter.run(line, terminal, mode, 'local');

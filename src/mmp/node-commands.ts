@@ -3,15 +3,20 @@ import type { XmppNode } from '../node/xmpp-node.js';
 import type { CommandSpec } from './command.js';
 import { callbridgeCommands } from './commands/callbridge.js';
 import { clusterCommands } from './commands/cluster.js';
+import { pkiCommands } from './commands/pki.js';
+import { userCommands } from './commands/user.js';
 import { xmppCommands } from './commands/xmpp.js';
 import { Interpreter } from './interpreter.js';
+import type { UserStore } from './users.js';
 
 /** Every command a node's MMP offers, whichever door (SSH, local socket, CLI) it is reached through. */
-export function nodeInterpreter(node: XmppNode, extra: CommandSpec[] = []): Interpreter {
+export function nodeInterpreter(node: XmppNode, options: { users?: UserStore; extra?: CommandSpec[] } = {}): Interpreter {
   return new Interpreter([
     ...xmppCommands({ node, checkCertificates: checkKeyAndCertificate }),
     ...callbridgeCommands({ node }),
     ...clusterCommands(),
-    ...extra,
+    ...pkiCommands({ certFolder: node.certFolder }),
+    ...(options.users ? userCommands({ users: options.users }) : []),
+    ...(options.extra ?? []),
   ]);
 }

@@ -1,7 +1,9 @@
-import { resolve } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatBinding } from '../component/component-server.js';
 import type { Logger } from '../observability/logger.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { generateSecret } from './callbridge-registry.js';
 import { startNode } from './node-process.js';
 import { untilSignal } from './signals.js';
@@ -13,12 +15,26 @@ import { untilSignal } from './signals.js';
  */
 
 export const DEMO_DOMAIN = 'example.test';
+
+const passwordPath = (dataDir: string) => join(dataDir, 'demo-admin-password');
+
+/** The demo's admin password: generated at its first start, kept (0600) so later starts print the same one. */
+async function demoAdminPassword(dataDir: string): Promise<string> {
+  const path = passwordPath(dataDir);
+  const existing = await readFile(path, 'utf8').catch(() => null);
+  if (existing) return existing.trim();
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const password = generateSecret(16);
+  await writeFileAtomic(path, password + '\n', 0o600);
+  return password;
+}
 export const DEMO_CALLBRIDGES = ['cb1', 'cb2'];
 
 export async function runDemo(argv: string[], log: Logger): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' } }, strict: true });
   const dataDir = resolve(values['data-dir'] ?? '.data/demo');
-  const running = await startNode({ dataDir, name: 'xmpp1', address: '127.0.0.1', log });
+  const adminPassword = await demoAdminPassword(dataDir);
+  const running = await startNode({ dataDir, name: 'xmpp1', address: '127.0.0.1', log, adminPassword });
   const { node } = running;
   if (!node.settings().domain) await node.setDomain(DEMO_DOMAIN);
   if (node.settings().listen.length === 0) await node.setListen(['a']);
@@ -49,9 +65,12 @@ export async function runDemo(argv: string[], log: Logger): Promise<number> {
     `  ${cli} bridge --name ${first!.name} --secret ${first!.secret} --domain ${domain} --server ${formatBinding(ports[0]!)} --echo`,
     `  ${cli} bridge --name ${second!.name} --secret ${second!.secret} --domain ${domain} --server ${formatBinding(ports[1] ?? ports[0]!)} --send ${first!.name}.${domain} --count 3 --expect 3`,
     '',
-    'Operate the node (MMP commands):',
+    'Operate the node (MMP commands) over SSH, as a CMS operator does:',
+    `  ssh -p ${running.ssh!.port} admin@${running.ssh!.address}          (password: ${adminPassword}, kept in ${passwordPath(dataDir)})`,
+    `  ssh -p ${running.ssh!.port} admin@${running.ssh!.address} 'xmpp callbridge list'`,
+    `  sftp -P ${running.ssh!.port} admin@${running.ssh!.address}         (certificate folder)`,
+    'or from this machine without SSH:',
     `  ${cli} mmp --data-dir ${dataDir} 'xmpp status'`,
-    `  ${cli} mmp --data-dir ${dataDir}          (interactive)`,
     '',
   ];
   process.stdout.write(lines.join('\n'));

@@ -2,39 +2,70 @@ import type { Server } from 'node:net';
 import { startControlSocket } from '../mmp/control-socket.js';
 import type { Interpreter } from '../mmp/interpreter.js';
 import { nodeInterpreter } from '../mmp/node-commands.js';
+import { startMmpSshServer, type MmpSshServer } from '../mmp/ssh/server.js';
+import { UserStore } from '../mmp/users.js';
 import { XmppNode, type XmppNodeOptions } from './xmpp-node.js';
 
 /**
- * A node with its doors open: the XMPP service (if enabled) and the MMP on
- * the local control socket. This is what `xmpp-cluster node` runs.
+ * A node with its doors open: the XMPP service (if enabled), the MMP over
+ * SSH for operators, and the MMP on the local control socket. This is what
+ * `xmpp-cluster node` and `npm start` run.
  */
 export interface RunningNode {
   node: XmppNode;
   interpreter: Interpreter;
+  users: UserStore;
+  ssh: MmpSshServer | null;
   close(): Promise<void>;
 }
 
-export async function startNode(options: XmppNodeOptions): Promise<RunningNode> {
+export const DEFAULT_SSH_PORT = 2222;
+
+export interface StartNodeOptions extends XmppNodeOptions {
+  /** Where the MMP listens for SSH; null: no SSH (tests of other parts). Default: the node's address, 2222. */
+  ssh?: { host: string; port: number } | null;
+  /** The first admin account's password, used only when no account exists yet. */
+  adminPassword?: string;
+}
+
+export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
   const node = await XmppNode.open(options);
-  const interpreter = nodeInterpreter(node);
-  let control: Server;
+  const closers: Array<() => Promise<void>> = [() => node.close()];
+  const closeAll = async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+  };
   try {
-    control = await startControlSocket(node.layout.controlSocket, interpreter);
+    const users = await UserStore.open(options.dataDir);
+    const interpreter = nodeInterpreter(node, { users });
+    const control: Server = await startControlSocket(node.layout.controlSocket, interpreter);
+    closers.push(() => new Promise<void>((resolve) => control.close(() => resolve())));
+    let ssh: MmpSshServer | null = null;
+    const sshAt = options.ssh === undefined ? { host: options.address, port: DEFAULT_SSH_PORT } : options.ssh;
+    if (sshAt) {
+      await users.ensureInitialAdmin(options.adminPassword);
+      ssh = await startMmpSshServer({ ...sshAt, dataDir: options.dataDir, interpreter, nodeName: () => node.name, logger: options.log, users, certFolder: node.certFolder });
+      const server = ssh;
+      closers.push(() => server.close());
+    }
+    options.log.info(
+      { module: 'node', event: 'node_started', name: node.name, dataDir: options.dataDir, service: node.serviceState().state, ssh: ssh ? `${ssh.address}:${ssh.port}` : null },
+      'node started',
+    );
+    let closed = false;
+    return {
+      node,
+      interpreter,
+      users,
+      ssh,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await closeAll();
+        options.log.info({ module: 'node', event: 'node_stopped', name: node.name }, 'node stopped');
+      },
+    };
   } catch (err) {
-    await node.close();
+    await closeAll();
     throw err;
   }
-  options.log.info({ module: 'node', event: 'node_started', name: node.name, dataDir: options.dataDir, service: node.serviceState().state }, 'node started');
-  let closed = false;
-  return {
-    node,
-    interpreter,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await new Promise<void>((resolve) => control.close(() => resolve()));
-      await node.close();
-      options.log.info({ module: 'node', event: 'node_stopped', name: node.name }, 'node stopped');
-    },
-  };
 }
