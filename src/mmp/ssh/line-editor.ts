@@ -114,6 +114,7 @@ export class LineEditor {
       case '\n':
         return { output: '\r\n', event: { type: 'line', text: this.accept() } };
       case '\x03': // Ctrl-C
+        this.clear();
         return { output: '^C\r\n', event: { type: 'cancel' } };
       case '\x04': // Ctrl-D: end of input on an empty line, else delete under the cursor
         if (this.buffer.length === 0) return { output: '\r\n', event: { type: 'eof' } };
@@ -175,7 +176,14 @@ export class LineEditor {
       if (this.history.length > this.historySize) this.history.shift();
     }
     this.historyIndex = this.history.length;
+    this.clear();
     return text;
+  }
+
+  /** A finished line is gone: input after it starts a new one even before start() is called. */
+  private clear(): void {
+    this.buffer = [];
+    this.cursor = 0;
   }
 
   private insert(c: string): string {
@@ -212,11 +220,10 @@ export class LineEditor {
   }
 
   private moveTo(position: number): string {
+    // Unseen text cannot be edited in the middle: with echo off the cursor stays at the end.
+    if (!this.options.echo) return '';
     const target = Math.max(0, Math.min(this.buffer.length, position));
-    if (target === this.cursor || !this.options.echo) {
-      this.cursor = target;
-      return '';
-    }
+    if (target === this.cursor) return '';
     this.cursor = target;
     return this.refresh();
   }

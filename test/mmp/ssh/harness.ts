@@ -90,9 +90,13 @@ export function run(cmd: string, args: string[], options: { input?: string; env?
   });
 }
 
-/** Client options: no config, no agent keys, no host-key prompts, password only unless told. */
+/**
+ * Client options: no config, no host-key prompts. `extra` comes first because
+ * ssh keeps the first value it is given for an option.
+ */
 export function sshOptions(port: number, extra: string[] = []): string[] {
   return [
+    ...extra,
     '-F', '/dev/null',
     '-o', 'StrictHostKeyChecking=no',
     '-o', 'UserKnownHostsFile=/dev/null',
@@ -101,7 +105,6 @@ export function sshOptions(port: number, extra: string[] = []): string[] {
     '-o', 'ConnectTimeout=5',
     '-o', 'NumberOfPasswordPrompts=1',
     '-p', String(port),
-    ...extra,
   ];
 }
 
