@@ -45,9 +45,9 @@ export function parseSubjectWords(words: string[]): SubjectRequest {
     const dnKey = key as DnKey;
     if (dn.has(dnKey)) throw new SubjectSyntaxError(`${key}: is given twice`);
     if (value === '') throw new SubjectSyntaxError(`${key}: has no value`);
+    if (dnKey === 'C' && !/^[A-Z]{2}$/.test(value)) throw new SubjectSyntaxError('C: is a two-letter country code in capitals (e.g. C:US)');
     if (value.length > MAX_LENGTH[dnKey]) throw new SubjectSyntaxError(`${key}: is longer than ${MAX_LENGTH[dnKey]} characters`);
     if (/[\u0000-\u001f\u007f]/.test(value)) throw new SubjectSyntaxError(`${key}: contains control characters`);
-    if (dnKey === 'C' && !/^[A-Z]{2}$/.test(value)) throw new SubjectSyntaxError('C: is a two-letter country code in capitals (e.g. C:US)');
     dn.set(dnKey, value);
   }
   const commonName = dn.get('CN');
