@@ -29,8 +29,9 @@ export async function runMmpCommand(argv: string[], log: Logger): Promise<number
   try {
     run = await connect(dataDir, log);
     if (mode === 'exec') {
+      // As over SSH: a failure's Error line goes to standard error.
       const result = await run.run(line, terminal, mode);
-      process.stdout.write(result.output);
+      (result.exitCode === 0 ? process.stdout : process.stderr).write(result.output);
       return result.exitCode;
     }
     let last = 0;

@@ -38,7 +38,8 @@ export class StdioTerminal implements Terminal {
   }
 
   async prompt(question: string, { echo }: { echo: boolean }): Promise<string | null> {
-    process.stdout.write(`${question}\n`);
+    // From a pipe the question goes to standard error, as over SSH: standard output stays the result.
+    (process.stdin.isTTY ? process.stdout : process.stderr).write(`${question}\n`);
     this.muted = !echo;
     try {
       return await this.readLine();
