@@ -22,6 +22,8 @@ export interface HarnessOptions {
   readonly joiners?: readonly NodeId[];
   readonly createNode?: (config: RaftConfig) => RaftNode;
   readonly maxEntriesPerMessage?: number;
+  /** Snapshots hold another state machine's bytes (e.g. ClusterState): do not restore the harness's own from them. */
+  readonly foreignSnapshots?: boolean;
   /** Runs the simulator's invariant checks on every Ready and after every delivery. */
   readonly checker?: InvariantChecker;
 }
@@ -82,7 +84,7 @@ export class Harness {
     const n = this.nodes.get(id)!;
     n.node = this.createNode(id, n.storage);
     n.applied.length = 0;
-    n.sm = SimStateMachine.restore(n.storage.snapshot().data);
+    n.sm = this.options.foreignSnapshots ? new SimStateMachine() : SimStateMachine.restore(n.storage.snapshot().data);
     this.inbox = this.inbox.filter((m) => m.to !== id && m.from !== id);
   }
 
@@ -96,7 +98,7 @@ export class Harness {
         for (const m of rd.messages) if (!this.cut.has(`${m.from}>${m.to}`)) this.inbox.push(m);
         if (rd.snapshot) {
           n.applied.length = 0;
-          n.sm = SimStateMachine.restore(rd.snapshot.data);
+          n.sm = this.options.foreignSnapshots ? new SimStateMachine() : SimStateMachine.restore(rd.snapshot.data);
         }
         n.applied.push(...rd.committedEntries);
         for (const e of rd.committedEntries) {
