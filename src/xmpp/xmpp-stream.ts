@@ -185,7 +185,9 @@ export class XmppStream implements StreamHandler {
   private closeSocketAfterFlush(reason: CloseReason): void {
     this.closing = true;
     this.clearDeadline();
-    this.socket.pause();
+    // Keep reading (and discarding) so that the peer's own close reaches us
+    // and the socket ends now rather than at the grace timeout.
+    this.socket.resume();
     queueMicrotask(() => {
       this.flush();
       this.socket.end();
