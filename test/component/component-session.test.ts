@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallBridge, CallBridgeConnectError, type ReceivedMessage } from '../../src/bridge/call-bridge.js';
 import { handshakeDigest } from '../../src/component/handshake.js';
 import { COMPONENT_HEADER, RawClient, streamErrorCondition, streamIdOf } from '../helpers/raw-client.js';
+import { connectBridge, nextEvent } from '../helpers/bridges.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 
 /**
@@ -14,15 +15,7 @@ let t: TestNode;
 let cb1: CallBridge;
 let cb2: CallBridge;
 
-function nextMessage(bridge: CallBridge, timeoutMs = 5000): Promise<ReceivedMessage> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${bridge.address}: no message within ${timeoutMs} ms`)), timeoutMs);
-    bridge.once('message', (m: ReceivedMessage) => {
-      clearTimeout(timer);
-      resolve(m);
-    });
-  });
-}
+const nextMessage = (bridge: CallBridge) => nextEvent<ReceivedMessage>(bridge);
 
 /** The two good call bridges still exchange a message both ways. */
 async function stillRouting(): Promise<void> {
@@ -50,8 +43,8 @@ beforeAll(async () => {
     callbridges: { cb1: 'secret-one-1234567890', cb2: 'secret-two-1234567890', cb3: 'secret-three-123456789', cb4: 'secret-four-1234567890' },
     sessionOptions: { headerTimeoutMs: 300, handshakeTimeoutMs: 300 },
   });
-  cb1 = await CallBridge.connect({ name: 'cb1', secret: t.secrets.cb1!, domain: 'example.test', host: '127.0.0.1', port: t.ports[0] });
-  cb2 = await CallBridge.connect({ name: 'cb2', secret: t.secrets.cb2!, domain: 'example.test', host: '127.0.0.1', port: t.ports[1] });
+  cb1 = await connectBridge(t, 'cb1', 0);
+  cb2 = await connectBridge(t, 'cb2', 1);
 });
 
 afterAll(async () => {

@@ -4,6 +4,7 @@ import type { Element } from '@xmpp/xml';
 import { CallBridge, type ReceivedMessage } from '../../src/bridge/call-bridge.js';
 import { COMPONENT_HEADER, RawClient, streamErrorCondition, streamIdOf } from '../helpers/raw-client.js';
 import { handshakeDigest } from '../../src/component/handshake.js';
+import { connectBridge, nextEvent } from '../helpers/bridges.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 
 /** Where stanzas go on one node, seen from real call bridges. */
@@ -25,20 +26,12 @@ let t: TestNode;
 let cb1: CallBridge;
 let cb2: CallBridge;
 
-function next(bridge: CallBridge, event = 'message', timeoutMs = 5000): Promise<ReceivedMessage & Element> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} at ${bridge.address}`)), timeoutMs);
-    bridge.once(event, (m: ReceivedMessage & Element) => {
-      clearTimeout(timer);
-      resolve(m);
-    });
-  });
-}
+const next = (bridge: CallBridge, event = 'message') => nextEvent(bridge, event);
 
 beforeAll(async () => {
   t = await startTestNode({ callbridges: { cb1: 'secret-one-1234567890', cb2: 'secret-two-1234567890', cb3: 'secret-three-123456789', cb9: 'secret-nine-1234567890' } });
-  cb1 = await CallBridge.connect({ name: 'cb1', secret: t.secrets.cb1!, domain: 'example.test', host: '127.0.0.1', port: t.ports[0] });
-  cb2 = await CallBridge.connect({ name: 'cb2', secret: t.secrets.cb2!, domain: 'example.test', host: '127.0.0.1', port: t.ports[1] });
+  cb1 = await connectBridge(t, 'cb1', 0);
+  cb2 = await connectBridge(t, 'cb2', 1);
 });
 
 afterAll(async () => {
