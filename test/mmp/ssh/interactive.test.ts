@@ -96,4 +96,35 @@ describe('interactive shell in a real terminal (OpenSSH client in tmux)', () => 
     await term.keys('C-u', 'C-d');
     expect(await term.waitForExit()).toBe(0);
   });
+
+  it('exec mode with ssh -t reads a prompt from the terminal with echo off and exits with the status', async () => {
+    term = new TmuxTerminal();
+    await term.start(['env', `SSHPASS=${ADMIN_PASSWORD}`, SSHPASS, '-e', SSH, '-tt', ...sshOptions(node.server.port, PASSWORD_ONLY), 'admin@127.0.0.1', 'user add dave admin']);
+    await term.waitFor((s) => lines(s).at(-1) === 'Please enter new password:', 'the first prompt');
+    await term.type('daves-secret-1');
+    await term.keys('Enter');
+    await term.waitFor((s) => lines(s).at(-1) === 'Please enter new password again:', 'the second prompt');
+    await term.type('daves-secret-2');
+    await term.keys('Enter');
+    expect(await term.waitForExit()).toBe(1);
+    const screen = await term.screen();
+    expect(lines(screen)[0]).toBe('Please enter new password:');
+    expect(screen).toContain('Error: the passwords do not match; nothing was changed');
+    expect(screen).not.toMatch(/daves-secret/);
+    expect(node.users.has('dave')).toBe(false);
+  });
+
+  it('redraws the line being edited when the terminal is resized', async () => {
+    term = new TmuxTerminal();
+    await term.start(['env', `SSHPASS=${ADMIN_PASSWORD}`, SSHPASS, '-e', SSH, '-tt', ...sshOptions(node.server.port, PASSWORD_ONLY), 'admin@127.0.0.1'], { cols: 30, rows: 10 });
+    await term.waitFor((s) => lines(s).at(-1) === 'cb1>', 'the prompt');
+    await term.type('pki csr abhiall CN:tptac9.com subAltName:cb1.tptac9.com');
+    // 30 columns: the line scrolls sideways, its start is out of view.
+    let screen = await term.waitFor((s) => (lines(s).at(-1) ?? '').endsWith('cb1.tptac9.com'), 'the scrolled line');
+    expect(lines(screen).at(-1)).not.toContain('pki csr');
+    await term.resize(120, 10);
+    screen = await term.waitFor((s) => lines(s).at(-1) === 'cb1> pki csr abhiall CN:tptac9.com subAltName:cb1.tptac9.com', 'the whole line after resizing');
+    await term.keys('C-u', 'C-d');
+    expect(await term.waitForExit()).toBe(0);
+  });
 });

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TMUX, run } from './harness.js';
 
@@ -9,16 +12,21 @@ import { TMUX, run } from './harness.js';
  */
 export class TmuxTerminal {
   private readonly socket = `mmp-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** The client's exit status is written here by a wrapping shell: tmux's own pane status is racy. */
+  private readonly statusFile = join(tmpdir(), `${this.socket}.status`);
 
   private tmux(args: string[]) {
     return run(TMUX, ['-L', this.socket, '-f', '/dev/null', ...args], { env: { TERM: 'xterm' } });
   }
 
   async start(command: string[], size = { cols: 100, rows: 30 }): Promise<void> {
-    const r = await this.tmux(['new-session', '-d', '-s', 'mmp', '-x', String(size.cols), '-y', String(size.rows), ...command]);
+    const wrapped = ['sh', '-c', `"$@"; echo $? > ${this.statusFile}; sleep 30`, 'sh', ...command];
+    const r = await this.tmux(['new-session', '-d', '-s', 'mmp', '-x', String(size.cols), '-y', String(size.rows), ...wrapped]);
     if (r.code !== 0) throw new Error(`tmux new-session failed: ${r.stderr}`);
-    // Keep the pane after ssh exits so that its exit status can be read.
-    await this.tmux(['set-option', '-t', 'mmp', 'remain-on-exit', 'on']);
+  }
+
+  async resize(cols: number, rows: number): Promise<void> {
+    await this.tmux(['resize-window', '-t', 'mmp', '-x', String(cols), '-y', String(rows)]);
   }
 
   /** Keys in tmux's names (Enter, C-c, Up, BSpace...). */
@@ -46,11 +54,10 @@ export class TmuxTerminal {
     }
   }
 
-  /** `dead status` of the pane once the client has exited, or undefined while it runs. */
+  /** The client's exit status once it has exited, or undefined while it runs. */
   async exitStatus(): Promise<number | undefined> {
-    const r = await this.tmux(['display-message', '-p', '-t', 'mmp', '#{pane_dead} #{pane_dead_status}']);
-    const [dead, status] = r.stdout.trim().split(' ');
-    return dead === '1' ? Number(status) : undefined;
+    const text = await readFile(this.statusFile, 'utf8').catch(() => '');
+    return text.endsWith('\n') ? Number(text.trim()) : undefined;
   }
 
   /** Waits for the client to exit and returns its exit status. */
@@ -66,6 +73,7 @@ export class TmuxTerminal {
 
   async stop(): Promise<void> {
     await this.tmux(['kill-server']);
+    await rm(this.statusFile, { force: true });
   }
 }
 
