@@ -36,6 +36,7 @@ export interface ChaosOptions {
   readonly storm?: boolean;
   readonly createNode?: (config: RaftConfig) => RaftNode;
   readonly persistHardState?: (hs: HardState) => HardState;
+  readonly wireCodec?: boolean;
   /** Bound on ticks from heal to a leader every live voter follows. */
   readonly electionBoundTicks?: number;
 }
@@ -64,6 +65,7 @@ export function describeRun(o: ChaosOptions): string {
   const flags = [`seed=${o.seed}`, `nodes=${o.nodes}`];
   if (o.membership) flags.push('membership');
   if (o.storm) flags.push('storm');
+  if (o.wireCodec) flags.push('wireCodec');
   if (o.preVote === false) flags.push('no-prevote');
   if (o.checkQuorum === false) flags.push('no-checkquorum');
   if (o.chaosTicks !== undefined) flags.push(`ticks=${o.chaosTicks}`);
@@ -84,6 +86,7 @@ export function runChaos(options: ChaosOptions): ChaosResult {
     snapshotEvery: 25,
     ...(options.createNode ? { createNode: options.createNode } : {}),
     ...(options.persistHardState ? { persistHardState: options.persistHardState } : {}),
+    ...(options.wireCodec ? { wireCodec: true } : {}),
   });
   const run = new ChaosRun(sim, options, founders, spares);
   try {

@@ -7,6 +7,7 @@
 import { bootstrapStorage } from '../../../../cluster/raft/bootstrap.js';
 import type { RaftConfig } from '../../../../cluster/raft/config.js';
 import { LogCompactedError, LogUnavailableError } from '../../../../cluster/raft/errors.js';
+import { decodeMessage, encodeMessage } from '../../../../cluster/raft/message-codec.js';
 import type { HardState, Message, NodeId } from '../../../../cluster/raft/messages.js';
 import { Mulberry32, deriveSeed, type RandomSource } from '../../../../cluster/raft/prng.js';
 import { RaftNode } from '../../../../cluster/raft/raft-node.js';
@@ -33,6 +34,8 @@ export interface SimulationConfig {
   /** Negative controls: a broken core, or a host that persists the wrong hard state. */
   readonly createNode?: (config: RaftConfig) => RaftNode;
   readonly persistHardState?: (hs: HardState) => HardState;
+  /** Send every message through the wire codec, as the cluster transport will. */
+  readonly wireCodec?: boolean;
 }
 
 type SimEvent =
@@ -227,8 +230,9 @@ export class Simulation {
       this.checker.onPersisted(host.id, rd.entries, (i) => safeTerm(host.storage, i));
       if (rd.softState) this.note(`${host.id} ${rd.softState.role} leader=${rd.softState.leader || '-'} term=${node.status().term}`);
       // 2. send, only now that what the messages promise is durable.
-      for (const m of rd.messages) {
-        if (m.type === 'snap') this.snapshotsSent++;
+      for (const sent of rd.messages) {
+        if (sent.type === 'snap') this.snapshotsSent++;
+        const m = this.config.wireCodec ? decodeMessage(encodeMessage(sent)) : sent;
         for (const at of this.network.deliveryTimes(m, this.now)) this.queue.push(at, { kind: 'deliver', message: m });
       }
       // 3. apply.
