@@ -129,7 +129,11 @@ export class Raft extends RaftReplication {
     this.handleTransferLeader(to);
   }
 
-  /** Asks for a linearizable read point; the answer arrives as a ReadState carrying `context`. */
+  /**
+   * Asks for a linearizable read point; the answer arrives as a ReadState
+   * carrying `context`. The context must be unique per request: a heartbeat
+   * answer to an earlier round with the same context would confirm too early.
+   */
   readIndex(context: string): void {
     if (this.role === 'leader') {
       this.handleReadIndex(this.id, context);
