@@ -13,6 +13,8 @@ import { Mulberry32 } from '../../../cluster/raft/prng.js';
 import { RaftNode } from '../../../cluster/raft/raft-node.js';
 import { CorruptLogError, FileStorage } from '../../../cluster/raft/storage/file-storage.js';
 import { CorruptSnapshotError, SNAPSHOT_FILE } from '../../../cluster/raft/storage/snapshot-file.js';
+import type { RaftStorage } from '../../../cluster/raft/storage/storage.js';
+import { runChaos } from './sim/chaos.js';
 
 const dirs: string[] = [];
 function freshDir(): string {
@@ -272,5 +274,27 @@ describe('FileStorage', () => {
     pump();
     for (const id of ids) expect(applied.get(id)).toEqual(['one', 'two', 'three']);
     for (const s of storages.values()) s.close();
+  });
+
+  it('carries seeded chaos runs on real files: every crash reopens the node from its folder', () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const root = freshDir();
+      const reopened: string[] = [];
+      const result = runChaos({
+        seed,
+        nodes: seed % 2 === 1 ? 3 : 5,
+        chaosTicks: 250,
+        // Storms crash a node every few ticks, so the runs reopen folders often.
+        storm: seed !== 3,
+        membership: seed === 3,
+        openStorage: (id: string, fresh: boolean, previous: RaftStorage | undefined) => {
+          (previous as FileStorage | undefined)?.close();
+          if (!fresh) reopened.push(id);
+          return FileStorage.open({ dir: join(root, id) });
+        },
+      });
+      expect(result.ok, result.report).toBe(true);
+      expect(reopened.length, 'the run must have restarted nodes from disk').toBeGreaterThan(0);
+    }
   });
 });

@@ -11,7 +11,7 @@ import type { HardState, NodeId } from '../../../../cluster/raft/messages.js';
 import type { RaftNode } from '../../../../cluster/raft/raft-node.js';
 import { InvariantViolation } from './checker.js';
 import type { NetworkFaults } from './network.js';
-import { Simulation, TICK } from './simulation.js';
+import { Simulation, TICK, type SimulationConfig } from './simulation.js';
 
 export const CHAOS_FAULTS: NetworkFaults = { dropRate: 0.05, duplicateRate: 0.03, minDelay: 1, maxDelay: 12, slowRate: 0.03, longDelay: 60 };
 const STORM_FAULTS: NetworkFaults = { dropRate: 0.05, duplicateRate: 0.05, minDelay: 1, maxDelay: 20, slowRate: 0.2, longDelay: 80 };
@@ -37,6 +37,7 @@ export interface ChaosOptions {
   readonly createNode?: (config: RaftConfig) => RaftNode;
   readonly persistHardState?: (hs: HardState) => HardState;
   readonly wireCodec?: boolean;
+  readonly openStorage?: SimulationConfig['openStorage'];
   /** Bound on ticks from heal to a leader every live voter follows. */
   readonly electionBoundTicks?: number;
 }
@@ -87,6 +88,7 @@ export function runChaos(options: ChaosOptions): ChaosResult {
     ...(options.createNode ? { createNode: options.createNode } : {}),
     ...(options.persistHardState ? { persistHardState: options.persistHardState } : {}),
     ...(options.wireCodec ? { wireCodec: true } : {}),
+    ...(options.openStorage ? { openStorage: options.openStorage } : {}),
   });
   const run = new ChaosRun(sim, options, founders, spares);
   try {

@@ -12,6 +12,7 @@ import type { HardState, Message, NodeId } from '../../../../cluster/raft/messag
 import { Mulberry32, deriveSeed, type RandomSource } from '../../../../cluster/raft/prng.js';
 import { RaftNode } from '../../../../cluster/raft/raft-node.js';
 import { MemoryStorage } from '../../../../cluster/raft/storage/memory-storage.js';
+import type { RaftStorage } from '../../../../cluster/raft/storage/storage.js';
 import { EventQueue } from './event-queue.js';
 import { InvariantChecker, InvariantViolation } from './checker.js';
 import { CALM, SimNetwork, type NetworkFaults } from './network.js';
@@ -34,6 +35,12 @@ export interface SimulationConfig {
   /** Negative controls: a broken core, or a host that persists the wrong hard state. */
   readonly createNode?: (config: RaftConfig) => RaftNode;
   readonly persistHardState?: (hs: HardState) => HardState;
+  /**
+   * Where each node keeps its log (default MemoryStorage, which a crash
+   * does not touch). Called with fresh=true once per node at start, and with
+   * fresh=false on every restart: a disk-backed storage reopens from its files.
+   */
+  readonly openStorage?: (id: NodeId, fresh: boolean, previous: RaftStorage | undefined) => RaftStorage;
   /** Send every message through the wire codec, as the cluster transport will. */
   readonly wireCodec?: boolean;
 }
@@ -46,7 +53,7 @@ type SimEvent =
 
 export interface SimHost {
   readonly id: NodeId;
-  readonly storage: MemoryStorage;
+  storage: RaftStorage;
   node: RaftNode | undefined;
   sm: SimStateMachine;
   incarnation: number;
@@ -69,15 +76,16 @@ export class Simulation {
   constructor(readonly config: SimulationConfig) {
     this.random = new Mulberry32(deriveSeed(config.seed, 'simulation'));
     this.network = new SimNetwork(new Mulberry32(deriveSeed(config.seed, 'network')), config.faults ?? CALM);
+    const open = (id: NodeId) => (config.openStorage ? config.openStorage(id, true, undefined) : new MemoryStorage());
     for (const id of config.founders) {
-      const storage = new MemoryStorage();
+      const storage = open(id);
       bootstrapStorage(storage, config.founders.map((f) => ({ id: f })));
       this.addHost(id, storage);
     }
-    for (const id of config.spares ?? []) this.addHost(id, new MemoryStorage());
+    for (const id of config.spares ?? []) this.addHost(id, open(id));
   }
 
-  private addHost(id: NodeId, storage: MemoryStorage): void {
+  private addHost(id: NodeId, storage: RaftStorage): void {
     const host: SimHost = { id, storage, node: undefined, sm: new SimStateMachine(), incarnation: 0, readyPending: false };
     this.hosts.set(id, host);
     this.start(host);
@@ -137,6 +145,7 @@ export class Simulation {
   restart(id: NodeId): void {
     const host = this.hosts.get(id)!;
     if (host.node) return;
+    if (this.config.openStorage) host.storage = this.config.openStorage(id, false, host.storage);
     this.start(host);
     this.note(`restart ${id}`);
   }
@@ -282,7 +291,7 @@ export class Simulation {
   }
 }
 
-function safeTerm(storage: MemoryStorage, index: number): number | undefined {
+function safeTerm(storage: RaftStorage, index: number): number | undefined {
   try {
     return storage.term(index);
   } catch (err) {
