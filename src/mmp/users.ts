@@ -1,5 +1,5 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../node/atomic-file.js';
 
@@ -73,25 +73,39 @@ export async function readPasswordFile(path: string): Promise<string> {
 export class UserStore {
   private users: StoredUser[];
   private queue: Promise<unknown> = Promise.resolve();
+  /** mtime and size of the file as last read or written, to notice another writer. */
+  private seen: string | undefined;
 
   private constructor(
     readonly path: string,
     users: StoredUser[],
+    seen: string | undefined,
   ) {
     this.users = users;
+    this.seen = seen;
   }
 
   /** Opens `<dataDir>/users.json`; a missing file is an empty store, a corrupt one an error naming it. */
   static async open(dataDir: string): Promise<UserStore> {
     const path = join(dataDir, USERS_FILE);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new UserStore(path, []);
-      throw new UserStoreError(`cannot read the users file ${path}: ${(err as Error).message}`);
+    const loaded = await load(path);
+    return new UserStore(path, loaded?.users ?? [], loaded?.seen);
+  }
+
+  /**
+   * Re-reads the file if someone else changed it (a second store on the same
+   * folder, an operator restoring a backup), so that every check sees the
+   * accounts on disk. A file that has gone away keeps what is in memory: a
+   * running node never locks everyone out by itself.
+   */
+  async refresh(): Promise<void> {
+    const seen = await fingerprint(this.path);
+    if (seen === undefined || seen === this.seen) return;
+    const loaded = await load(this.path);
+    if (loaded) {
+      this.users = loaded.users;
+      this.seen = loaded.seen;
     }
-    return new UserStore(path, parseUsersFile(path, text));
   }
 
   list(): UserRecord[] {
@@ -113,6 +127,7 @@ export class UserStore {
    */
   async ensureInitialAdmin(password: string | undefined, name = 'admin'): Promise<boolean> {
     return this.serialized(async () => {
+      await this.refresh();
       if (this.users.length > 0) return false;
       if (password === undefined || password === '') {
         throw new UserStoreError(
@@ -128,6 +143,7 @@ export class UserStore {
 
   async add(name: string, role: UserRole, password: string): Promise<void> {
     return this.serialized(async () => {
+      await this.refresh();
       if (!isValidUserName(name)) throw new UserStoreError(`'${name}' is not a valid user name (a letter, then letters, digits, '.', '_' or '-'; at most 32)`);
       if (this.has(name)) throw new UserStoreError(`user ${name} already exists`);
       const problem = passwordProblem(password);
@@ -138,6 +154,7 @@ export class UserStore {
 
   async remove(name: string): Promise<void> {
     return this.serialized(async () => {
+      await this.refresh();
       if (!this.has(name)) throw new UserStoreError(`no user named ${name}`);
       // An MMP with no account left could only be recovered by editing files on the host.
       if (this.users.length === 1) throw new UserStoreError(`${name} is the last account; add another admin first`);
@@ -147,6 +164,7 @@ export class UserStore {
 
   async setPassword(name: string, password: string): Promise<void> {
     return this.serialized(async () => {
+      await this.refresh();
       const user = this.users.find((u) => u.name === name);
       if (!user) throw new UserStoreError(`no user named ${name}`);
       const problem = passwordProblem(password);
@@ -158,6 +176,7 @@ export class UserStore {
 
   /** Constant-time check; an unknown user costs the same scrypt run as a known one. */
   async verify(name: string, password: string): Promise<boolean> {
+    await this.refresh();
     const user = this.users.find((u) => u.name === name);
     const stored = user?.password ?? DUMMY_HASH;
     const salt = Buffer.from(stored.salt, 'base64');
@@ -174,6 +193,7 @@ export class UserStore {
       throw new UserStoreError(`cannot write the users file ${this.path}: ${(err as Error).message}`);
     }
     this.users = next;
+    this.seen = await fingerprint(this.path);
   }
 
   /** Changes run one at a time so that two sessions cannot lose each other's update. */
@@ -204,6 +224,28 @@ const DUMMY_HASH: ScryptHash = {
   salt: randomBytes(SALT_LENGTH).toString('base64'),
   hash: randomBytes(KEY_LENGTH).toString('base64'),
 };
+
+async function fingerprint(path: string): Promise<string | undefined> {
+  try {
+    const st = await stat(path);
+    return `${st.mtimeMs}:${st.size}:${st.ino}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UserStoreError(`cannot read the users file ${path}: ${(err as Error).message}`);
+  }
+}
+
+async function load(path: string): Promise<{ users: StoredUser[]; seen: string | undefined } | undefined> {
+  const seen = await fingerprint(path);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UserStoreError(`cannot read the users file ${path}: ${(err as Error).message}`);
+  }
+  return { users: parseUsersFile(path, text), seen };
+}
 
 function parseUsersFile(path: string, text: string): StoredUser[] {
   const corrupt = (why: string) =>

@@ -15,6 +15,7 @@ export function userCommands(options: { users: UserStore }): CommandSpec[] {
     summary: 'list the administrator accounts',
     async run(ctx) {
       if (ctx.args.length > 0) throw new UsageError(list.usage);
+      await storeCall(() => users.refresh());
       const all = users.list();
       if (ctx.json) return JSON.stringify({ users: all });
       const width = Math.max(4, ...all.map((u) => u.name.length)) + 2;
@@ -30,6 +31,7 @@ export function userCommands(options: { users: UserStore }): CommandSpec[] {
       const [name, role] = ctx.args;
       if (ctx.args.length !== 2 || !name || !role) throw new UsageError(add.usage);
       if (role !== 'admin') throw new CommandError(`unknown role '${role}'; the only role is admin`);
+      await storeCall(() => users.refresh());
       if (users.has(name)) throw new CommandError(`user ${name} already exists`);
       const password = await readNewPassword(ctx);
       await storeCall(() => users.add(name, 'admin', password));
@@ -44,6 +46,7 @@ export function userCommands(options: { users: UserStore }): CommandSpec[] {
     async run(ctx) {
       const [name] = ctx.args;
       if (ctx.args.length !== 1 || !name) throw new UsageError(del.usage);
+      await storeCall(() => users.refresh());
       if (!users.has(name)) throw new CommandError(`no user named ${name}`);
       if (name === ctx.user) throw new CommandError('you cannot delete the account you are logged in as; log in as another admin');
       await storeCall(() => users.remove(name));
@@ -58,6 +61,7 @@ export function userCommands(options: { users: UserStore }): CommandSpec[] {
     async run(ctx) {
       if (ctx.args.length > 1) throw new UsageError(passwd.usage);
       const name = ctx.args[0] ?? ctx.user;
+      await storeCall(() => users.refresh());
       if (!users.has(name)) throw new CommandError(`no user named ${name}`);
       if (name === ctx.user) {
         // Changing your own password proves you still know it, as passwd(1) does.

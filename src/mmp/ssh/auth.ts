@@ -81,6 +81,7 @@ export class Authenticator {
     if (this.refuseIfLocked(ctx, conn)) return;
     const { keys, skipped } = await readAuthorizedKeys(this.deps.authorizedKeysPath);
     if (skipped.length > 0) this.deps.logger.warn({ event: 'authorized-keys-skipped', lines: skipped }, 'authorized_keys lines skipped (options or unknown key types are not supported)');
+    await this.deps.users.refresh();
     const key = this.deps.users.has(ctx.username) ? findAuthorizedKey(keys, ctx.key.data) : undefined;
     // An unknown key is not a guess: clients offer every key they hold, so it is not counted.
     if (!key) return ctx.reject([...METHODS]);

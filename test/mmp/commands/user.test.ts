@@ -131,6 +131,17 @@ describe('user store', () => {
     }
   });
 
+  it('a second store on the same folder sees the first one\'s changes, and neither loses the other\'s', async () => {
+    const other = await UserStore.open(dir);
+    await users.add('bob', 'admin', 'bob-password-1');
+    expect(await other.verify('bob', 'bob-password-1')).toBe(true);
+    await other.add('carol', 'admin', 'carol-password-1');
+    expect((await runLine(mmp, 'user list')).output).toBe('User   Role\nadmin  admin\nbob    admin\ncarol  admin\n');
+    await writeFile(join(dir, 'users.json'), '{"version":1,"users":[');
+    await expect(users.verify('bob', 'bob-password-1')).rejects.toThrow(/is corrupt/);
+    expect(await runLine(mmp, 'user list')).toMatchObject({ exitCode: 1, output: expect.stringMatching(/^Error: the users file .* is corrupt/) });
+  });
+
   it('reads a password file without its final line end', async () => {
     const file = join(dir, 'admin-password');
     await writeFile(file, 'from-a-file-1\n');
