@@ -102,6 +102,15 @@ export class Progress {
     return true;
   }
 
+  /**
+   * A heartbeat answer with a full window: the follower is alive but some
+   * appends (or their answers) were lost. Free one slot so replication can
+   * probe on instead of stalling forever (etcd does the same).
+   */
+  freeFirstInflight(): void {
+    this.inflight.shift();
+  }
+
   freeInflightTo(index: number): void {
     let n = 0;
     while (n < this.inflight.length && this.inflight[n]! <= index) n++;

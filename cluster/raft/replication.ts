@@ -176,6 +176,7 @@ export abstract class RaftReplication {
     if (!pr) return;
     pr.recentActive = true;
     pr.probeSent = false;
+    if (pr.state === 'replicate' && pr.isPaused()) pr.freeFirstInflight();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     if (m.context === undefined) return;
     const acks = this.readOnly.ack(m.context, m.from, (id) => this.tracker.isVoter(id));

@@ -37,6 +37,8 @@ export interface ChaosOptions {
   readonly createNode?: (config: RaftConfig) => RaftNode;
   readonly persistHardState?: (hs: HardState) => HardState;
   readonly wireCodec?: boolean;
+  /** Tight flow control: 2 appends in flight of at most 2 entries each. */
+  readonly tightFlow?: boolean;
   readonly openStorage?: SimulationConfig['openStorage'];
   /** Bound on ticks from heal to a leader every live voter follows. */
   readonly electionBoundTicks?: number;
@@ -67,6 +69,7 @@ export function describeRun(o: ChaosOptions): string {
   if (o.membership) flags.push('membership');
   if (o.storm) flags.push('storm');
   if (o.wireCodec) flags.push('wireCodec');
+  if (o.tightFlow) flags.push('tightFlow');
   if (o.preVote === false) flags.push('no-prevote');
   if (o.checkQuorum === false) flags.push('no-checkquorum');
   if (o.chaosTicks !== undefined) flags.push(`ticks=${o.chaosTicks}`);
@@ -88,6 +91,7 @@ export function runChaos(options: ChaosOptions): ChaosResult {
     ...(options.createNode ? { createNode: options.createNode } : {}),
     ...(options.persistHardState ? { persistHardState: options.persistHardState } : {}),
     ...(options.wireCodec ? { wireCodec: true } : {}),
+    ...(options.tightFlow ? { maxInflight: 2, maxEntriesPerMessage: 2 } : {}),
     ...(options.openStorage ? { openStorage: options.openStorage } : {}),
   });
   const run = new ChaosRun(sim, options, founders, spares);

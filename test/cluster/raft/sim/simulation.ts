@@ -30,6 +30,9 @@ export interface SimulationConfig {
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
   readonly faults?: NetworkFaults;
+  /** Flow control: small values exercise the in-flight window and message batching. */
+  readonly maxInflight?: number;
+  readonly maxEntriesPerMessage?: number;
   /** Take a snapshot once this many applied entries sit in the log. */
   readonly snapshotEvery?: number;
   /** Negative controls: a broken core, or a host that persists the wrong hard state. */
@@ -122,6 +125,8 @@ export class Simulation {
       heartbeatTicks: 1,
       preVote: this.config.preVote ?? true,
       checkQuorum: this.config.checkQuorum ?? true,
+      ...(this.config.maxInflight ? { maxInflight: this.config.maxInflight } : {}),
+      ...(this.config.maxEntriesPerMessage ? { maxEntriesPerMessage: this.config.maxEntriesPerMessage } : {}),
     };
     host.node = this.config.createNode ? this.config.createNode(config) : new RaftNode(config);
     // The state machine comes back from the snapshot; the log replays the rest.
