@@ -39,6 +39,8 @@ export interface MmpSshServerOptions {
   loginPolicy?: Partial<LoginPolicy>;
   /** Per-file upload limit; 1 MiB unless given. */
   maxUploadBytes?: number;
+  /** How long a connection may take to log in; 60 s unless given. */
+  loginGraceMs?: number;
 }
 
 export interface MmpSshServer {
@@ -66,7 +68,8 @@ export async function startMmpSshServer(options: MmpSshServerOptions): Promise<M
   const sshServer = new ssh2.Server({ hostKeys: [hostKey.privateKey], ident: 'xmpp-cluster-MMP' });
   const clients = new Set<Connection>();
   const sockets = new Set<Socket>();
-  let unauthenticated = 0;
+  /** Connections not logged in yet, by remote address and port; each is dropped after the grace time. */
+  const pending = new Map<string, { admit(): void }>();
   const lastRefusalLog = new Map<string, number>();
 
   const startSession = (session: Session, user: string, address: string) => {
@@ -115,30 +118,15 @@ export async function startMmpSshServer(options: MmpSshServerOptions): Promise<M
   sshServer.on('connection', (client: Connection, info) => {
     clients.add(client);
     const address = normalizeAddress(info.ip);
-    let authenticated = false;
-    unauthenticated++;
     const conn: PendingConnection = { address, failures: 0, end: () => client.end() };
-    const grace = setTimeout(() => client.end(), LOGIN_GRACE_MS);
-    grace.unref();
-    const leaveUnauthenticated = () => {
-      if (!authenticated) unauthenticated--;
-    };
-
     client.on('authentication', (ctx) => void authenticator.handle(ctx, conn));
     client.on('ready', () => {
-      leaveUnauthenticated();
-      authenticated = true;
-      clearTimeout(grace);
+      pending.get(`${info.ip}:${info.port}`)?.admit();
       const user = conn.user!;
       client.on('session', (accept) => startSession(accept(), user, address));
     });
     client.on('error', (err) => logger.debug({ event: 'connection-error', address, err: err.message }, 'SSH connection error'));
-    client.on('close', () => {
-      clearTimeout(grace);
-      leaveUnauthenticated();
-      authenticated = true;
-      clients.delete(client);
-    });
+    client.on('close', () => clients.delete(client));
   });
   sshServer.on('error', (err: Error) => logger.error({ event: 'server-error', err: err.message }, 'SSH server error'));
 
@@ -146,7 +134,7 @@ export async function startMmpSshServer(options: MmpSshServerOptions): Promise<M
   const netServer = createServer((socket) => {
     const address = normalizeAddress(socket.remoteAddress ?? '');
     const now = Date.now();
-    if (guard.isLocked(address, now) || unauthenticated >= MAX_UNAUTHENTICATED) {
+    if (guard.isLocked(address, now) || pending.size >= MAX_UNAUTHENTICATED) {
       if ((lastRefusalLog.get(address) ?? 0) < now - 10_000) {
         lastRefusalLog.set(address, now);
         logger.warn({ event: 'connection-refused', address, reason: guard.isLocked(address, now) ? 'address locked after failed logins' : 'too many unauthenticated connections' }, 'SSH connection refused');
@@ -154,8 +142,22 @@ export async function startMmpSshServer(options: MmpSshServerOptions): Promise<M
       socket.destroy();
       return;
     }
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    // Also covers a client that never sends its version line: ssh2 alone would wait forever.
+    const grace = setTimeout(() => socket.destroy(), options.loginGraceMs ?? LOGIN_GRACE_MS);
+    grace.unref();
+    pending.set(key, {
+      admit: () => {
+        clearTimeout(grace);
+        pending.delete(key);
+      },
+    });
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      clearTimeout(grace);
+      pending.delete(key);
+      sockets.delete(socket);
+    });
     socket.on('error', () => undefined);
     sshServer.injectSocket(socket);
   });

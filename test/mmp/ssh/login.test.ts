@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { HOST_KEY_FILE } from '../../../src/mmp/ssh/host-key.js';
 import { ADMIN_PASSWORD, SSH, SSHPASS, requireBinaries, run, sshExec, sshOptions, startTestNode, type TestNode } from './harness.js';
 
@@ -58,6 +59,24 @@ describe('public-key login from authorized_keys', () => {
     } finally {
       await rm(keys, { recursive: true, force: true });
       await rm(join(node.dataDir, 'authorized_keys'), { force: true });
+    }
+  });
+});
+
+describe('login grace time', () => {
+  it('drops a connection that does not log in in time, even one that never says a word', async () => {
+    const slow = await startTestNode({ loginGraceMs: 1_500 });
+    try {
+      const started = Date.now();
+      const socket = connect(slow.server.port, '127.0.0.1');
+      socket.on('data', () => undefined);
+      await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // A client that logs in in time is not affected.
+      expect((await sshExec(slow, 'pki list')).code).toBe(0);
+    } finally {
+      await slow.stop();
     }
   });
 });
