@@ -135,7 +135,9 @@ export async function startMmpSshServer(options: MmpSshServerOptions): Promise<M
     const address = normalizeAddress(socket.remoteAddress ?? '');
     const now = Date.now();
     if (guard.isLocked(address, now) || pending.size >= MAX_UNAUTHENTICATED) {
+      // One line per address every 10 s: a flood must not turn into a flood of log lines.
       if ((lastRefusalLog.get(address) ?? 0) < now - 10_000) {
+        if (lastRefusalLog.size > 1024) lastRefusalLog.clear();
         lastRefusalLog.set(address, now);
         logger.warn({ event: 'connection-refused', address, reason: guard.isLocked(address, now) ? 'address locked after failed logins' : 'too many unauthenticated connections' }, 'SSH connection refused');
       }
