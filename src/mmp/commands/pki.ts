@@ -28,7 +28,7 @@ export function pkiCommands(options: { certFolder: string }): CommandSpec[] {
     },
   };
 
-  const attrs = '[OU:<unit>] [O:<organization>] [L:<locality>] [ST:<state>] [C:<country>] [subjectAltName:<name>,<name>...]';
+  const attrs = '[OU:<v>] [O:<v>] [L:<v>] [ST:<v>] [C:<cc>] [subjectAltName:<name>,...]';
 
   const csr: CommandSpec = {
     path: ['pki', 'csr'],
