@@ -85,6 +85,19 @@ export class RaftNode {
     this.raft.transferLeadership(to);
   }
 
+  /**
+   * Graceful shutdown: a leader hands leadership to its most caught-up voter
+   * and returns who that is (undefined if not leader or no other voter).
+   * Wait for the soft state to show another leader before stopping.
+   */
+  handOffLeadership(): NodeId | undefined {
+    if (this.raft.role !== 'leader') return undefined;
+    const to = this.raft.bestTransferee();
+    if (to === '') return undefined;
+    this.raft.transferLeadership(to);
+    return to;
+  }
+
   /** The answer arrives in a later Ready's readStates with the same context. */
   readIndex(context: string): void {
     this.raft.readIndex(context);

@@ -477,7 +477,8 @@ export class Raft extends RaftReplication {
     else this.sendAppend(to, true);
   }
 
-  private bestTransferee(): NodeId {
+  /** The voter with the longest log, to hand leadership to (graceful shutdown, removing the leader). */
+  bestTransferee(): NodeId {
     let best: NodeId = NO_NODE;
     let bestMatch = -1;
     for (const id of this.tracker.conf.voters) {

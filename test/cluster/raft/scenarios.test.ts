@@ -133,6 +133,19 @@ describe('leadership transfer', () => {
     expect(h.appliedData('b')).toEqual(['after']);
   });
 
+  it('hands off to the most caught-up voter for a graceful shutdown', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.elect('a');
+    h.isolate('b');
+    h.get('a').propose('b-misses-this');
+    h.stabilize();
+    h.heal();
+    expect(h.get('b').handOffLeadership()).toBeUndefined();
+    expect(h.get('a').handOffLeadership()).toBe('c');
+    h.stabilize();
+    expect(h.leaders()).toEqual(['c']);
+  });
+
   it('forwards a transfer requested on a follower to the leader', () => {
     const h = new Harness(['a', 'b', 'c']);
     h.elect('a');
