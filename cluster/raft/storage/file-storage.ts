@@ -39,6 +39,7 @@ export class CorruptLogError extends Error {
 }
 
 const SEGMENT = /^wal-(\d{10})\.log$/;
+const TEMPORARY = /^\.(?:wal-\d{10}\.log|snapshot\.bin)\.tmp$/;
 const segmentName = (seq: number) => `wal-${String(seq).padStart(10, '0')}.log`;
 
 export class FileStorage implements RaftStorage {
@@ -63,6 +64,8 @@ export class FileStorage implements RaftStorage {
   }
 
   private recover(): void {
+    // Temporary files are halves of writes a crash interrupted; the renamed originals are intact.
+    for (const name of readdirSync(this.dir)) if (TEMPORARY.test(name)) unlinkSync(join(this.dir, name));
     const snap = readSnapshotFile(this.dir);
     if (snap) this.log.snap = snap;
     const segments = readdirSync(this.dir)

@@ -211,6 +211,19 @@ describe('FileStorage', () => {
     r.close();
   });
 
+  it('discards the temporary half of a write a crash interrupted', () => {
+    const dir = freshDir();
+    const s = open(dir);
+    s.save({ entries: [e(1, 1)], hardState: { term: 1, vote: '', commit: 1 } });
+    s.close();
+    writeFileSync(join(dir, '.wal-0000000002.log.tmp'), 'half a checkpoint');
+    writeFileSync(join(dir, '.snapshot.bin.tmp'), 'half a snapshot');
+    const r = open(dir);
+    expect(readdirSync(dir).sort()).toEqual(['wal-0000000001.log']);
+    expect(r.lastIndex()).toBe(1);
+    r.close();
+  });
+
   it('writes every file readable by its owner only (the log holds secrets)', () => {
     const dir = freshDir();
     const s = open(dir);
