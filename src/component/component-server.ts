@@ -35,12 +35,18 @@ export class ListenError extends Error {
   }
 }
 
+interface Listener {
+  /** As asked for: port 0 stays 0, so that asking again matches. */
+  requested: Binding;
+  bound: Binding;
+  server: Server;
+}
+
 export class ComponentServer {
-  private servers: Server[] = [];
+  private listeners: Listener[] = [];
   private readonly sessions = new Set<ComponentSession>();
   private readonly throttle: AuthThrottle;
   private readonly options: ComponentSessionOptions;
-  private bound: Binding[] = [];
 
   constructor(private readonly ctx: ComponentServerContext) {
     this.options = { ...DEFAULT_SESSION_OPTIONS, ...ctx.options };
@@ -48,47 +54,62 @@ export class ComponentServer {
   }
 
   get listening(): boolean {
-    return this.servers.length > 0;
+    return this.listeners.length > 0;
   }
 
   /** The addresses actually bound (ports resolved when 0 was asked for). */
   get bindings(): readonly Binding[] {
-    return this.bound;
+    return this.listeners.map((l) => l.bound);
   }
 
-  /** Listens on every binding, or on none: a failure closes those already opened. */
-  async start(bindings: Binding[]): Promise<void> {
-    if (this.listening) throw new Error('component server already listening');
-    const opened: Server[] = [];
-    const bound: Binding[] = [];
+  /**
+   * Listens on exactly `bindings`: opens the missing ones first, and only
+   * when all opened closes those no longer wanted, so a failure changes
+   * nothing. Sessions stay up: a closed listener does not close them.
+   */
+  async listen(bindings: Binding[]): Promise<void> {
+    const key = (b: Binding) => `${b.host}|${b.port}`;
+    const wanted = new Set(bindings.map(key));
+    const kept = this.listeners.filter((l) => wanted.has(key(l.requested)));
+    const have = new Set(kept.map((l) => key(l.requested)));
+    const opened: Listener[] = [];
     try {
-      for (const b of bindings) {
-        const server = createServer((socket) => this.accept(socket));
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(b, err.code ?? err.message)));
-          server.listen({ host: b.host, port: b.port, exclusive: true }, () => resolve());
-        });
-        server.on('error', (err) => this.ctx.log.error({ event: 'listener_error', err: err.message }, 'component listener error'));
-        opened.push(server);
-        const addr = server.address();
-        bound.push({ host: b.host, port: typeof addr === 'object' && addr ? addr.port : b.port });
-      }
+      for (const b of bindings) if (!have.has(key(b))) opened.push(await this.open(b));
     } catch (err) {
-      await Promise.all(opened.map((s) => closeServer(s)));
+      await Promise.all(opened.map((l) => closeServer(l.server)));
       throw err;
     }
-    this.servers = opened;
-    this.bound = bound;
-    this.ctx.log.info({ event: 'listening', bindings: bound.map(formatBinding) }, 'component ports open');
+    const dropped = this.listeners.filter((l) => !wanted.has(key(l.requested)));
+    this.listeners = [...kept, ...opened];
+    // Not awaited: close() waits for the connections it accepted, which stay up.
+    for (const l of dropped) l.server.close();
+    if (opened.length || dropped.length) {
+      this.ctx.log.info({ event: 'listening', bindings: this.bindings.map(formatBinding) }, 'component ports open');
+    }
   }
 
-  /** Closes the listeners and ends every session with `condition` (system-shutdown by default). */
+  /** Closes the listeners and ends every session with `error` (system-shutdown by default). */
   async stop(error = new StreamError('system-shutdown', 'the XMPP server is shutting down')): Promise<void> {
-    const servers = this.servers;
-    this.servers = [];
-    this.bound = [];
+    const listeners = this.listeners;
+    this.listeners = [];
+    this.endAll(error);
+    await Promise.all(listeners.map((l) => closeServer(l.server)));
+  }
+
+  /** Ends every session, authenticated or not, with `error`. */
+  endAll(error: StreamError): void {
     for (const s of [...this.sessions]) s.end(error);
-    await Promise.all(servers.map((s) => closeServer(s)));
+  }
+
+  private async open(b: Binding): Promise<Listener> {
+    const server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(b, err.code ?? err.message)));
+      server.listen({ host: b.host, port: b.port, exclusive: true }, () => resolve());
+    });
+    server.on('error', (err) => this.ctx.log.error({ event: 'listener_error', err: err.message }, 'component listener error'));
+    const addr = server.address();
+    return { requested: b, bound: { host: b.host, port: typeof addr === 'object' && addr ? addr.port : b.port }, server };
   }
 
   /** Ends the sessions of one call bridge (deleted, or its secret changed). */

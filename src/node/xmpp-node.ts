@@ -127,17 +127,40 @@ export class XmppNode {
 
   // Settings
 
+  /**
+   * A running server applies a new domain at once: every session was for an
+   * address of the old domain, so each ends with `<host-gone/>` (RFC 6120
+   * §4.9.3.5) and its call bridge reconnects to the new one.
+   */
   async setDomain(domain: string): Promise<void> {
     const problem = domainNameProblem(domain);
     if (problem) throw new ConfigError(`invalid domain '${domain}': ${problem}`);
-    this.refuseWhileRunning();
-    await this.save({ ...this.current, domain: domain.toLowerCase() });
+    const next = domain.toLowerCase();
+    const changed = next !== this.current.domain;
+    await this.save({ ...this.current, domain: next });
+    if (changed && this.components.listening) this.components.endAll(new StreamError('host-gone', `this server now serves ${next}`));
   }
 
+  /** A running server opens the new interfaces before it closes the old; if one cannot open, nothing changes. */
   async setListen(words: string[]): Promise<void> {
     if (words.length === 1 && words[0] === 'none') words = [];
     else resolveInterfaces(words, this.interfaceLetters());
-    this.refuseWhileRunning();
+    if (this.components.listening) {
+      if (words.length === 0) throw new ConfigError('the XMPP server needs an interface while it runs; disable it first (xmpp disable)');
+      const before = this.bindings();
+      try {
+        await this.components.listen(this.bindings(words));
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+      try {
+        await this.save({ ...this.current, listen: [...words] });
+      } catch (err) {
+        await this.components.listen(before).catch(() => undefined);
+        throw err;
+      }
+      return;
+    }
     await this.save({ ...this.current, listen: [...words] });
   }
 
@@ -211,25 +234,21 @@ export class XmppNode {
     return missing.length ? missing.join(' and ') : null;
   }
 
-  private bindings(): Binding[] {
-    const hosts = resolveInterfaces(this.current.listen, this.interfaceLetters());
+  private bindings(listen: readonly string[] = this.current.listen): Binding[] {
+    const hosts = resolveInterfaces(listen, this.interfaceLetters());
     const ports = this.options.componentPorts ?? DEFAULT_COMPONENT_PORTS;
     return hosts.flatMap((host) => ports.map((port) => ({ host, port })));
   }
 
   private async startService(): Promise<void> {
     try {
-      await this.components.start(this.bindings());
+      await this.components.listen(this.bindings());
       this.failure = null;
     } catch (err) {
       this.failure = err instanceof ListenError || err instanceof ConfigError ? err.message : String(err);
       this.options.log.error({ module: 'node', event: 'service_start_failed', reason: this.failure }, 'XMPP server could not start');
       throw err;
     }
-  }
-
-  private refuseWhileRunning(): void {
-    if (this.components.listening) throw new ConfigError('disable the XMPP server first (xmpp disable)');
   }
 
   private async save(next: NodeSettings): Promise<void> {

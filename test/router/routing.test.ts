@@ -144,6 +144,34 @@ describe('operator actions reach open sessions', () => {
     expect((await bounce).error).toBe('service-unavailable');
   });
 
+  it('a new domain ends the sessions of the old one with <host-gone/>; call bridges of the new one get in', async () => {
+    const cb3 = await connectBridge(t, 'cb3', 0);
+    const gone = nextEvent<{ condition?: string }>(cb3, 'stream-error');
+    await t.node.setDomain('example.org');
+    expect((await gone).condition).toBe('host-gone');
+    const moved = await CallBridge.connect({ name: 'cb3', secret: t.secrets.cb3!, domain: 'example.org', host: '127.0.0.1', port: t.ports[0] });
+    await moved.close();
+    await t.node.setDomain('example.test');
+    cb1 = await connectBridge(t, 'cb1', 0);
+    cb2 = await connectBridge(t, 'cb2', 1);
+  });
+
+  it('new interfaces open before the old ones close, and connected call bridges stay up', async () => {
+    await t.node.setListen(['a', '127.0.0.2']);
+    const st = t.node.serviceState();
+    const second = st.state === 'running' ? st.bindings.find((b) => b.host === '127.0.0.2')! : undefined;
+    const cb3 = await CallBridge.connect({ name: 'cb3', secret: t.secrets.cb3!, domain: 'example.test', host: '127.0.0.2', port: second!.port });
+    await t.node.setListen(['127.0.0.2']);
+    await expect(RawClient.connect(t.ports[0])).rejects.toThrow(/ECONNREFUSED/);
+    const at3 = next(cb3);
+    await cb1.sendMessage('cb3.example.test', 'still here');
+    expect((await at3).body).toBe('still here');
+    await cb3.close();
+    await t.node.setListen(['a']);
+    const now = t.node.serviceState();
+    if (now.state === 'running') t.ports = [now.bindings[0]!.port, now.bindings[1]!.port];
+  });
+
   it('xmpp disable ends every session with <system-shutdown/> and closes the ports; enable opens them again', async () => {
     const raw = await RawClient.connect(t.ports[0]);
     const e1 = new Promise<{ condition?: string }>((resolve) => cb1.once('stream-error', resolve));

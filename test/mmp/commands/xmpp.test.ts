@@ -120,12 +120,17 @@ describe('xmpp enable, disable, status', () => {
     expect(node.settings().enabled).toBe(false);
   });
 
-  it('refuses to change domain or interfaces while running', async () => {
+  it('changes domain and interfaces while running, but keeps at least one interface', async () => {
     await run('xmpp domain example.test');
     await run('xmpp listen a');
     await run('xmpp enable');
-    expect((await run('xmpp domain other.test')).output).toBe('Error: disable the XMPP server first (xmpp disable)\n');
-    expect(node.settings().domain).toBe('example.test');
+    expect(await run('xmpp domain other.test')).toEqual({ output: '', exitCode: 0 });
+    expect(node.settings().domain).toBe('other.test');
+    expect(await run('xmpp listen a 127.0.0.2')).toEqual({ output: '', exitCode: 0 });
+    const st = node.serviceState();
+    expect(st.state === 'running' ? st.bindings.map((b) => b.host) : []).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.2', '127.0.0.2']);
+    expect((await run('xmpp listen none')).output).toBe('Error: the XMPP server needs an interface while it runs; disable it first (xmpp disable)\n');
+    expect(node.settings().listen).toEqual(['a', '127.0.0.2']);
   });
 
   it('reports a port it cannot listen on and stays disabled', async () => {
