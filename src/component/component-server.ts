@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../observability/logger.js';
 import type { Router } from '../router/router.js';
 import { StreamError } from '../xmpp/errors.js';
+import { normalizeAddress } from '../xmpp/xmpp-stream.js';
 import { AuthThrottle, DEFAULT_AUTH_THROTTLE, type AuthThrottleOptions } from './auth-throttle.js';
 import { ComponentSession, DEFAULT_SESSION_OPTIONS, type ComponentSessionInfo, type ComponentSessionOptions } from './component-session.js';
 
@@ -130,6 +131,16 @@ export class ComponentServer {
   }
 
   private accept(socket: Socket): void {
+    // A flood of connections that never authenticate must not exhaust the
+    // node: each address may have a few waiting at once.
+    const address = normalizeAddress(socket.remoteAddress ?? '');
+    let waiting = 0;
+    for (const s of this.sessions) if (!s.isOnline && s.remoteAddress === address) waiting++;
+    if (waiting >= MAX_UNAUTHENTICATED_PER_ADDRESS) {
+      this.ctx.log.warn({ event: 'too_many_unauthenticated', peer: address }, 'connection refused: too many unauthenticated connections from this address');
+      socket.destroy();
+      return;
+    }
     const session = new ComponentSession(socket, {
       domain: this.ctx.domain,
       secretFor: this.ctx.secretFor,
@@ -143,6 +154,8 @@ export class ComponentServer {
     this.sessions.add(session);
   }
 }
+
+const MAX_UNAUTHENTICATED_PER_ADDRESS = 32;
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));

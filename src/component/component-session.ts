@@ -96,6 +96,10 @@ export class ComponentSession implements Route {
     this.stream.setDeadline(ctx.options.headerTimeoutMs, 'connection-timeout', 'no stream header was received in time');
   }
 
+  get remoteAddress(): string {
+    return this.stream.remoteAddress;
+  }
+
   get peer(): string {
     return `${this.stream.remoteAddress}:${this.stream.remotePort}`;
   }

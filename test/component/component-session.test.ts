@@ -252,3 +252,15 @@ describe('stream errors (RFC 6120 §4.9), each leaving the other sessions untouc
     expect(got.endsWith('</stream:stream>')).toBe(true);
   });
 });
+
+describe('connection floods', () => {
+  it('refuses more than 32 unauthenticated connections from one address, and serves the rest', async () => {
+    const clients = await Promise.all(Array.from({ length: 40 }, () => RawClient.connect(t.ports[0])));
+    // Those over the limit are closed at once, without a word.
+    const refused = await Promise.all(clients.map((c) => Promise.race([c.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 200))])));
+    expect(refused.filter(Boolean)).toHaveLength(8);
+    expect(t.log.find('too_many_unauthenticated').length).toBeGreaterThanOrEqual(8);
+    await stillRouting();
+    for (const c of clients) c.destroy();
+  });
+});
