@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runChaos } from './sim/chaos.js';
-import { forgetVote } from './sim/broken-variants.js';
+import { UnconfirmedReadNode, forgetVote } from './sim/broken-variants.js';
 import { planForSeed } from './sim/seed-plan.js';
 
 /**
@@ -57,6 +57,7 @@ describe('seeded chaos simulation', () => {
     let snapshots = 0;
     let crashes = 0;
     let worst = 0;
+    let reads = 0;
     for (let seed = 300_001; seed < 300_021; seed++) {
       const result = runChaos({ seed, nodes: 5 });
       expect(result.ok, result.report).toBe(true);
@@ -64,11 +65,13 @@ describe('seeded chaos simulation', () => {
       snapshots += result.stats!.snapshotsSent;
       crashes += result.stats!.crashes;
       worst = Math.max(worst, result.stats!.electionAfterHealTicks);
+      reads += result.stats!.readsAnswered;
     }
     // A run that injected nothing would prove nothing.
     expect(acked).toBeGreaterThan(500);
     expect(snapshots).toBeGreaterThan(0);
     expect(crashes).toBeGreaterThan(20);
+    expect(reads).toBeGreaterThan(200);
     expect(worst).toBeLessThanOrEqual(60);
   });
 });
@@ -83,6 +86,16 @@ describe('negative controls: the checker catches a broken Raft', () => {
     expect(failures.length).toBe(1);
     expect(failures[0]!.invariant).toBe('election-safety');
     expect(failures[0]!.report).toMatch(/^FAILED runChaos\(\{ seed=\d+/);
+  });
+
+  it('catches a leader that answers reads without confirming it still leads (stale read)', () => {
+    const failures = [];
+    for (let seed = 1; seed <= 100 && failures.length === 0; seed++) {
+      const result = runChaos({ seed, nodes: seed % 2 ? 3 : 5, checkQuorum: false, createNode: (c) => new UnconfirmedReadNode(c) });
+      if (!result.ok) failures.push(result);
+    }
+    expect(failures.length).toBe(1);
+    expect(failures[0]!.invariant).toBe('linearizable-read');
   });
 
   it('passes the same storm seeds when the vote is persisted', () => {

@@ -28,6 +28,7 @@ let elections = 0;
 let snapshots = 0;
 let confChanges = 0;
 let crashes = 0;
+let reads = 0;
 for (let seed = start; seed < start + seeds; seed++) {
   const result = runChaos(planForSeed(seed, ticks));
   if (!result.ok) {
@@ -40,11 +41,12 @@ for (let seed = start; seed < start + seeds; seed++) {
   snapshots += result.stats!.snapshotsSent;
   confChanges += result.stats!.confChanges;
   crashes += result.stats!.crashes;
+  reads += result.stats!.readsAnswered;
   if ((seed - start + 1) % 1000 === 0) console.log(`... ${seed - start + 1} seeds, ${failed} failed`);
 }
 const seconds = Number(process.hrtime.bigint() - began) / 1e9;
 console.log(
   `raft soak: seeds ${start}..${start + seeds - 1} (${seeds}), ${ticks} chaos ticks each: ${seeds - failed} passed, ${failed} failed in ${seconds.toFixed(1)} s` +
-    ` (acknowledged proposals ${acked}, leaders elected ${elections}, snapshots sent ${snapshots}, membership changes ${confChanges}, crashes ${crashes})`,
+    ` (acknowledged proposals ${acked}, leaders elected ${elections}, snapshots sent ${snapshots}, membership changes ${confChanges}, crashes ${crashes}, linearizable reads checked ${reads})`,
 );
 process.exit(failed > 0 ? 1 : 0);

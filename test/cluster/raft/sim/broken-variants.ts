@@ -25,3 +25,16 @@ export class OldTermCommitNode extends RaftNode {
 export function forgetVote(hs: HardState): HardState {
   return { ...hs, vote: '' };
 }
+
+/** Answers ReadIndex from its own commit index without confirming leadership (§6.4 skipped): a deposed leader serves stale reads. */
+class LeaseFreeReadRaft extends Raft {
+  protected override handleReadIndex(from: string, context: string): void {
+    this.answerRead(from, this.log.committed, context);
+  }
+}
+
+export class UnconfirmedReadNode extends RaftNode {
+  protected override createCore(config: RaftConfig): Raft {
+    return new LeaseFreeReadRaft(config);
+  }
+}

@@ -53,6 +53,7 @@ export interface ChaosStats {
   readonly confChanges: number;
   readonly duplicatesSuppressed: number;
   readonly electionAfterHealTicks: number;
+  readonly readsAnswered: number;
 }
 
 export interface ChaosResult {
@@ -122,6 +123,11 @@ class ChaosRun {
   private confChanges = 0;
   private readonly removed = new Set<NodeId>();
   private acceptingNew = true;
+  /** Highest log index of any acknowledged proposal so far. */
+  private maxAckedIndex = 0;
+  private readonly reads = new Map<string, { node: NodeId; mustSee: number }>();
+  private readsAnswered = 0;
+  private nextRead = 0;
 
   constructor(
     private readonly sim: Simulation,
@@ -129,12 +135,26 @@ class ChaosRun {
     private readonly founders: readonly NodeId[],
     private readonly spares: readonly NodeId[],
   ) {
-    sim.onApply = (host, id) => {
+    sim.onApply = (host, id, index) => {
       const p = this.pending.get(id);
       // The client hears "done" only from the node it asked, once that node applied it.
       if (p && p.node === host) {
         this.pending.delete(id);
         this.acked.add(id);
+        this.maxAckedIndex = Math.max(this.maxAckedIndex, index);
+      }
+    };
+    sim.onReadState = (host, rs) => {
+      const read = this.reads.get(rs.context);
+      if (!read || read.node !== host) return;
+      this.reads.delete(rs.context);
+      this.readsAnswered++;
+      // Linearizability (§6.4): a read issued after a write was acknowledged must see it.
+      if (rs.index < read.mustSee) {
+        throw new InvariantViolation(
+          'linearizable-read',
+          `read ${rs.context} on ${host} got index ${rs.index}, but index ${read.mustSee} was acknowledged before it was issued`,
+        );
       }
     };
   }
@@ -185,6 +205,7 @@ class ChaosRun {
       confChanges: this.confChanges,
       duplicatesSuppressed,
       electionAfterHealTicks,
+      readsAnswered: this.readsAnswered,
     };
   }
 
@@ -222,6 +243,23 @@ class ChaosRun {
     }
     // A client that heard nothing for a while retries the same id elsewhere; the state machine dedups.
     for (const [id, p] of this.pending) if (sim.now - p.sentAt > 25 * TICK) this.send(id);
+    if (this.acceptingNew && sim.random.next() < 0.3) this.read();
+  }
+
+  /** A linearizable read through a random node; unanswered reads are simply abandoned, as a timed-out CLI would. */
+  private read(): void {
+    const live = this.sim.ids().filter((n) => this.sim.isLive(n));
+    if (live.length === 0) return;
+    const node = live[this.sim.random.int(live.length)]!;
+    const context = `read-${this.nextRead++}`;
+    this.reads.set(context, { node, mustSee: this.maxAckedIndex });
+    try {
+      this.sim.node(node)!.readIndex(context);
+      this.sim.scheduleReady(this.sim.hosts.get(node)!);
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+      this.reads.delete(context);
+    }
   }
 
   private send(id: string): void {

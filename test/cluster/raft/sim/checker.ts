@@ -11,7 +11,14 @@ import { entryKey } from './state-machine.js';
 export class InvariantViolation extends Error {
   override readonly name = 'InvariantViolation';
   constructor(
-    readonly invariant: 'election-safety' | 'log-matching' | 'leader-completeness' | 'state-machine-safety' | 'liveness' | 'core-error',
+    readonly invariant:
+      | 'election-safety'
+      | 'log-matching'
+      | 'leader-completeness'
+      | 'state-machine-safety'
+      | 'linearizable-read'
+      | 'liveness'
+      | 'core-error',
     detail: string,
   ) {
     super(`${invariant}: ${detail}`);

@@ -8,7 +8,7 @@ import { bootstrapStorage } from '../../../../cluster/raft/bootstrap.js';
 import type { RaftConfig } from '../../../../cluster/raft/config.js';
 import { LogCompactedError, LogUnavailableError } from '../../../../cluster/raft/errors.js';
 import { decodeMessage, encodeMessage } from '../../../../cluster/raft/message-codec.js';
-import type { HardState, Message, NodeId } from '../../../../cluster/raft/messages.js';
+import type { HardState, Message, NodeId, ReadState } from '../../../../cluster/raft/messages.js';
 import { Mulberry32, deriveSeed, type RandomSource } from '../../../../cluster/raft/prng.js';
 import { RaftNode } from '../../../../cluster/raft/raft-node.js';
 import { MemoryStorage } from '../../../../cluster/raft/storage/memory-storage.js';
@@ -72,8 +72,10 @@ export class Simulation {
   now = 0;
   events = 0;
   snapshotsSent = 0;
-  /** Proposal id → ids of hosts that applied it, fed to the client model. */
-  onApply: (host: NodeId, proposal: string) => void = () => undefined;
+  /** Each proposal a host applies, with its log index, fed to the client model. */
+  onApply: (host: NodeId, proposal: string, index: number) => void = () => undefined;
+  /** Each read point a host learns (ReadIndex answers). */
+  onReadState: (host: NodeId, rs: ReadState) => void = () => undefined;
   private readonly trace: string[] = [];
 
   constructor(readonly config: SimulationConfig) {
@@ -261,8 +263,9 @@ export class Simulation {
         const known = e.type === 'normal' && e.data.length > 0 ? new TextDecoder().decode(e.data) : undefined;
         host.sm.apply(e);
         this.checker.onApplied(host.id, e, host.sm.digest);
-        if (known !== undefined) this.onApply(host.id, known);
+        if (known !== undefined) this.onApply(host.id, known, e.index);
       }
+      for (const rs of rd.readStates) this.onReadState(host.id, rs);
       node.advance(rd);
       this.maybeSnapshot(host, node);
     }
