@@ -63,6 +63,48 @@ function rejoinDeposesLeader(seed: number, preVote: boolean, awayTicks: number):
   return now.role !== 'leader' || now.term !== term;
 }
 
+/** Ticks from transferLeadership to the target being followed by every live voter. */
+function transferTicks(seed: number): number | undefined {
+  const sim = newSim(seed, 5, true);
+  if (!sim.runUntil(200 * TICK, () => sim.stableLeader() !== undefined)) return undefined;
+  sim.runUntil(sim.now + 5 * TICK + sim.random.int(TICK));
+  const leader = sim.stableLeader();
+  if (!leader) return undefined;
+  const to = sim.ids().find((id) => id !== leader)!;
+  const at = sim.now;
+  sim.node(leader)!.transferLeadership(to);
+  sim.scheduleReady(sim.hosts.get(leader)!);
+  return sim.runUntil(at + 100 * TICK, () => sim.stableLeader() === to) ? (sim.now - at) / TICK : undefined;
+}
+
+/** A leader cut off from everyone: ticks until it steps down (check-quorum), and until the rest follow a new leader. */
+function isolatedLeader(seed: number): { stepDown: number; replaced: number } | undefined {
+  const sim = newSim(seed, 5, true);
+  if (!sim.runUntil(200 * TICK, () => sim.stableLeader() !== undefined)) return undefined;
+  sim.runUntil(sim.now + 5 * TICK + sim.random.int(TICK));
+  const leader = sim.stableLeader();
+  if (!leader) return undefined;
+  const at = sim.now;
+  sim.network.partition([leader], sim.ids());
+  let stepDown: number | undefined;
+  let replaced: number | undefined;
+  sim.runUntil(at + 300 * TICK, () => {
+    if (stepDown === undefined && sim.node(leader)!.status().role !== 'leader') stepDown = (sim.now - at) / TICK;
+    if (replaced === undefined) {
+      const others = sim.liveNodes().filter((n) => n.id !== leader && n.status().role === 'leader');
+      const l = others[0]?.status();
+      if (l && sim.ids().every((id) => id === leader || sim.node(id)!.status().leader === l.id)) replaced = (sim.now - at) / TICK;
+    }
+    return stepDown !== undefined && replaced !== undefined;
+  });
+  return stepDown !== undefined && replaced !== undefined ? { stepDown, replaced } : undefined;
+}
+
+function summary(values: number[]): string {
+  const v = [...values].sort((a, b) => a - b);
+  return `p50 ${fmt(percentile(v, 50))} ticks  p99 ${fmt(percentile(v, 99))}  max ${fmt(v.at(-1) ?? NaN)}`;
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -106,5 +148,20 @@ export function runRaftElectionBench(options: { seeds?: number } = {}): string {
     }
     lines.push(`raft rejoin after ${away} ticks partitioned, pre-vote ${preVote ? 'on ' : 'off'}: healthy leader deposed in ${deposed} of ${runs} seeds`);
   }
+  const extraSeeds = Math.max(20, Math.floor(seeds / 4));
+  const transfers: number[] = [];
+  const stepDowns: number[] = [];
+  const replacements: number[] = [];
+  for (let seed = 1; seed <= extraSeeds; seed++) {
+    const t = transferTicks(seed * 15485863);
+    if (t !== undefined) transfers.push(t);
+    const iso = isolatedLeader(seed * 32452843);
+    if (iso) {
+      stepDowns.push(iso.stepDown);
+      replacements.push(iso.replaced);
+    }
+  }
+  lines.push(`raft leadership transfer, 5 nodes: ${summary(transfers)}  (${transfers.length} of ${extraSeeds} seeds)`);
+  lines.push(`raft leader cut off, 5 nodes: steps down (check-quorum) ${summary(stepDowns)}; majority follows a new leader ${summary(replacements)}`);
   return lines.join('\n');
 }

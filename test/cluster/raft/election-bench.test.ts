@@ -19,4 +19,10 @@ it('reports election percentiles per configuration, and pre-vote keeps a rejoini
   }
   expect(text).toMatch(/pre-vote on : healthy leader deposed in 0 of 20 seeds/);
   expect(text).toMatch(/pre-vote off: healthy leader deposed in [1-9]\d* of 20 seeds/);
+  // A transfer needs no election timeout; a cut-off leader steps down within (ET, 2·ET].
+  const transfer = Number(/leadership transfer, 5 nodes: p50 +(\d+\.\d)/.exec(text)![1]);
+  expect(transfer).toBeLessThan(5);
+  const stepDown = /steps down \(check-quorum\) p50 +(\d+\.\d) ticks +p99 +(\d+\.\d)/.exec(text)!;
+  expect(Number(stepDown[1])).toBeGreaterThan(10);
+  expect(Number(stepDown[2])).toBeLessThanOrEqual(21);
 });
