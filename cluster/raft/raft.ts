@@ -127,6 +127,7 @@ export class Raft extends RaftReplication {
       return;
     }
     this.handleTransferLeader(to);
+    this.applyCommittedConfChanges();
   }
 
   /**
@@ -142,6 +143,7 @@ export class Raft extends RaftReplication {
     } else {
       throw new ProposalDroppedError('no-leader');
     }
+    this.applyCommittedConfChanges();
   }
 
   // ---- outputs -----------------------------------------------------------
@@ -494,15 +496,19 @@ export class Raft extends RaftReplication {
 
   /** Membership takes effect when its entry commits; one change at a time keeps majorities overlapping. */
   private applyCommittedConfChanges(): void {
-    if (this.log.committed <= this.confAppliedIndex) return;
-    const from = this.confAppliedIndex + 1;
-    this.confAppliedIndex = this.log.committed;
-    for (const e of this.log.slice(from, this.log.committed + 1)) {
-      if (e.type !== 'conf-change') continue;
-      const change = decodeConfChange(e.data);
-      this.tracker.setConf(applyConfChange(this.tracker.conf, change), this.log.lastIndex() + 1);
-      this.cfg.logger('membership-changed', { id: this.id, term: this.term, index: e.index, change: change.type, node: change.node });
-      if (this.role === 'leader') this.afterLeaderConfChange();
+    // A change can move commit itself (a smaller quorum may already hold later entries),
+    // so scan until caught up: entries left unscanned could be compacted before the next event.
+    while (this.log.committed > this.confAppliedIndex) {
+      const from = this.confAppliedIndex + 1;
+      const to = this.log.committed;
+      this.confAppliedIndex = to;
+      for (const e of this.log.slice(from, to + 1)) {
+        if (e.type !== 'conf-change') continue;
+        const change = decodeConfChange(e.data);
+        this.tracker.setConf(applyConfChange(this.tracker.conf, change), this.log.lastIndex() + 1);
+        this.cfg.logger('membership-changed', { id: this.id, term: this.term, index: e.index, change: change.type, node: change.node });
+        if (this.role === 'leader') this.afterLeaderConfChange();
+      }
     }
   }
 

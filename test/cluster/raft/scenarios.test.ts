@@ -260,6 +260,30 @@ describe('membership changes', () => {
     for (const id of ['b', 'c']) expect(h.appliedData(id)).toEqual(['before', 'without-a']);
   });
 
+  it('keeps membership in step when a removal lets the smaller quorum commit more at once (soak seed 10026 regression)', () => {
+    const h = new Harness(['a', 'b', 'c', 'd']);
+    h.elect('a');
+    h.drain();
+    const removal = h.get('a').status().lastIndex + 1;
+    h.get('a').proposeConfChange({ type: 'remove', node: 'd' });
+    h.get('a').propose('x');
+    // b gets the removal and 'x'; c only the removal; d nothing. c's answer commits the removal, after
+    // which a and b alone are a majority of {a, b, c} and 'x' commits within the same step.
+    const out = h.drain((m) => m.from === 'a' && m.type === 'app');
+    for (const m of out) if (m.to === 'b') h.deliver(m);
+    h.stabilize((m) => m.from === 'b');
+    h.deliver(out.find((m) => m.to === 'c')!);
+    h.stabilize((m) => m.from === 'c');
+    const a = h.nodes.get('a')!;
+    expect(a.node.status()).toMatchObject({ commit: removal + 1, conf: { voters: ['a', 'b', 'c'], learners: [] } });
+    // The host applies and compacts right away; the core must not need the compacted entries later.
+    const applied = a.node.status().applied;
+    a.storage.createSnapshot(applied, a.node.confState(), a.sm.snapshot());
+    a.storage.compact(applied);
+    expect(() => h.tick('a')).not.toThrow();
+    expect(a.node.confState().voters).toEqual(['a', 'b', 'c']);
+  });
+
   it('refuses to remove the last voter', () => {
     const h = new Harness(['solo']);
     h.elect('solo');

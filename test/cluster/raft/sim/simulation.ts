@@ -194,7 +194,9 @@ export class Simulation {
       this.dispatch(ev);
     } catch (err) {
       if (err instanceof InvariantViolation) throw err;
-      const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      // Keep where it was thrown: a core error in a long run is otherwise hard to place.
+      const where = err instanceof Error ? (err.stack ?? '').split('\n').slice(1, 6).map((l) => l.trim()).join(' < ') : '';
+      const msg = err instanceof Error ? `${err.name}: ${err.message} (${where})` : String(err);
       throw new InvariantViolation('core-error', msg);
     }
   }
