@@ -4,7 +4,7 @@
  * produced (entries persisted, entries applied, roles observed) against a
  * global record, so it can run after every step of a long run.
  */
-import type { Entry, NodeId } from '../../../../cluster/raft/messages.js';
+import type { Entry, HardState, NodeId } from '../../../../cluster/raft/messages.js';
 import type { RaftNode } from '../../../../cluster/raft/raft-node.js';
 import { entryKey } from './state-machine.js';
 
@@ -17,6 +17,7 @@ export class InvariantViolation extends Error {
       | 'leader-completeness'
       | 'state-machine-safety'
       | 'linearizable-read'
+      | 'durable-state'
       | 'liveness'
       | 'core-error',
     detail: string,
@@ -109,6 +110,18 @@ export class InvariantChecker {
         );
       }
     }
+  }
+
+  /**
+   * Figure 2's persistent state only moves forward: the term never goes back,
+   * a vote once cast in a term never changes, a commit index never shrinks.
+   */
+  onHardStatePersisted(node: NodeId, prev: HardState, next: HardState): void {
+    if (next.term < prev.term) throw new InvariantViolation('durable-state', `${node} persisted term ${next.term} after ${prev.term}`);
+    if (next.term === prev.term && prev.vote !== '' && next.vote !== prev.vote) {
+      throw new InvariantViolation('durable-state', `${node} changed its vote in term ${next.term} from ${prev.vote} to ${next.vote || 'nobody'}`);
+    }
+    if (next.commit < prev.commit) throw new InvariantViolation('durable-state', `${node} persisted commit ${next.commit} after ${prev.commit}`);
   }
 
   /** State machine safety (§5.4.3): no two nodes apply different entries at one index. */

@@ -244,6 +244,7 @@ export class Simulation {
       // 1. persist (the snapshot, then entries, then hard state).
       const persistHs = this.config.persistHardState;
       const hardState = rd.hardState && persistHs ? persistHs(rd.hardState) : rd.hardState;
+      if (hardState) this.checker.onHardStatePersisted(host.id, host.storage.initialState().hardState, hardState);
       host.storage.save({ hardState, entries: rd.entries, snapshot: rd.snapshot });
       this.checker.onPersisted(host.id, rd.entries, (i) => safeTerm(host.storage, i));
       if (rd.softState) this.note(`${host.id} ${rd.softState.role} leader=${rd.softState.leader || '-'} term=${node.status().term}`);
