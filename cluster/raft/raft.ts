@@ -21,6 +21,12 @@ export class Raft extends RaftReplication {
   pendingConfIndex = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
+  /**
+   * Ticks since this node cast its vote in the current term. Unlike
+   * electionElapsed it is not reset by losing a pre-vote, so the pre-vote
+   * refusal below lasts one election timeout after the vote and no longer.
+   */
+  private ticksSinceVote = Number.MAX_SAFE_INTEGER;
   private readonly random: RandomSource;
   private stepRole: (m: Message) => void = (m) => this.stepFollower(m);
   private tickRole: () => void = () => this.tickElection();
@@ -48,6 +54,7 @@ export class Raft extends RaftReplication {
   // ---- inputs ------------------------------------------------------------
 
   tick(): void {
+    this.ticksSinceVote++;
     this.tickRole();
     this.applyCommittedConfChanges();
   }
@@ -208,16 +215,22 @@ export class Raft extends RaftReplication {
 
   /** §5.2 one vote per term, §5.4.1 only for a candidate whose log is at least as up to date. */
   private handleVoteRequest(m: VoteRequest): void {
+    // Having just voted for another candidate (or for ourselves) in this term, a leader is
+    // probably about to emerge: a pre-vote for a later term now would only depose it a moment
+    // after it wins. Without this, two nodes whose timers fire together can take turns
+    // deposing each other for many rounds (found by the chaos simulation).
+    const electionUnderWay =
+      m.type === 'pre-vote' && !m.transfer && this.vote !== NO_NODE && this.vote !== m.from && this.ticksSinceVote < this.cfg.electionTicks;
     const canVote =
-      this.vote === m.from ||
-      (this.vote === NO_NODE && this.lead === NO_NODE) ||
-      (m.type === 'pre-vote' && m.term > this.term);
+      !electionUnderWay &&
+      (this.vote === m.from || (this.vote === NO_NODE && this.lead === NO_NODE) || (m.type === 'pre-vote' && m.term > this.term));
     const respType = m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp';
     if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
       this.send({ type: respType, to: m.from, term: m.term, reject: false });
       if (m.type === 'vote') {
         this.electionElapsed = 0;
         this.vote = m.from;
+        this.ticksSinceVote = 0;
       }
     } else {
       this.send({ type: respType, to: m.from, reject: true });
@@ -248,6 +261,7 @@ export class Raft extends RaftReplication {
     if (this.role === 'leader') throw new RaftUsageError('a leader cannot become a candidate');
     this.reset(this.term + 1);
     this.vote = this.id;
+    this.ticksSinceVote = 0;
     this.role = 'candidate';
     this.stepRole = (m) => this.stepCandidate(m);
     this.tickRole = () => this.tickElection();

@@ -64,6 +64,21 @@ describe('pre-vote', () => {
     h.stabilize();
     expect(h.get('a').status()).toMatchObject({ role: 'leader', term: 2 });
   });
+
+  it('refuses pre-votes for a later term for one election timeout after voting, so a fresh leader is not deposed at once', () => {
+    const h = new Harness(['a', 'b', 'c'], { preVote: true, checkQuorum: true });
+    const last = h.get('a').status().lastIndex;
+    h.deliver({ type: 'vote', from: 'b', to: 'a', term: 2, index: last, logTerm: 1, transfer: false });
+    const preVote = { type: 'pre-vote', from: 'c', to: 'a', term: 3, index: last, logTerm: 1, transfer: false } as const;
+    h.drain();
+    h.deliver(preVote);
+    expect(h.drain((m) => m.type === 'pre-vote-resp')).toMatchObject([{ reject: true }]);
+    // b never shows up as leader; after an election timeout a may be asked again, and grants.
+    h.tick('a', 10);
+    h.drain();
+    h.deliver(preVote);
+    expect(h.drain((m) => m.type === 'pre-vote-resp' && m.to === 'c')).toMatchObject([{ reject: false, term: 3 }]);
+  });
 });
 
 describe('check-quorum', () => {
