@@ -25,7 +25,7 @@ function voteRequest(from: string, to: string, term: number, index: number, logT
 const BOOT = 3;
 
 describe('§5.1 terms', () => {
-  it('starts every node as a follower of the stored term', () => {
+  it('starts every node as a follower of the stored term (§5.2)', () => {
     const h = new Harness(['a', 'b', 'c'], paper);
     for (const id of ['a', 'b', 'c']) {
       expect(h.get(id).status()).toMatchObject({ role: 'follower', term: 1, leader: '' });
@@ -334,7 +334,7 @@ describe('§5.4 safety', () => {
     for (const id of ['a', 'b', 'c', 'd', 'e']) expect(h.appliedData(id)).not.toContain('x');
   });
 
-  it('is caught by the checker when old-term replicas count toward commit (negative control, Figure 8)', async () => {
+  it('is caught by the checker when old-term replicas count toward commit (negative control, §5.4.2 Figure 8)', async () => {
     const { OldTermCommitNode } = await import('./sim/broken-variants.js');
     const checker = new InvariantChecker();
     let caught: unknown;
