@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { RaftConfig } from '../../../cluster/raft/config.js';
 import type { Entry, Message, VoteRequest } from '../../../cluster/raft/messages.js';
 import { Harness, type HarnessOptions } from './harness.js';
+import { OldTermCommitNode } from './sim/broken-variants.js';
 import { InvariantChecker, InvariantViolation } from './sim/checker.js';
 
 const paper = { preVote: false, checkQuorum: false } as const;
@@ -334,8 +335,7 @@ describe('§5.4 safety', () => {
     for (const id of ['a', 'b', 'c', 'd', 'e']) expect(h.appliedData(id)).not.toContain('x');
   });
 
-  it('is caught by the checker when old-term replicas count toward commit (negative control, §5.4.2 Figure 8)', async () => {
-    const { OldTermCommitNode } = await import('./sim/broken-variants.js');
+  it('is caught by the checker when old-term replicas count toward commit (negative control, §5.4.2 Figure 8)', () => {
     const checker = new InvariantChecker();
     let caught: unknown;
     try {
