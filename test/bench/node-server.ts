@@ -19,4 +19,5 @@ await node.enable();
 const state = node.serviceState();
 if (state.state !== 'running') throw new Error(`bench node not running: ${JSON.stringify(state)}`);
 process.stdout.write(`READY ${state.bindings[0]!.port}\n`);
-process.on('SIGTERM', () => void node.close().then(() => process.exit(0)));
+// Closing the node ends its listeners and sessions; then nothing keeps the process alive.
+process.on('SIGTERM', () => void node.close());

@@ -5,7 +5,10 @@ import { createServer, type Socket } from 'node:net';
  * second and back, with no parsing at all. Prints `READY <port>`.
  */
 let waiting: Socket | null = null;
+const sockets = new Set<Socket>();
 const server = createServer((socket) => {
+  sockets.add(socket);
+  socket.on('close', () => sockets.delete(socket));
   socket.setNoDelay(true);
   if (!waiting) {
     waiting = socket;
@@ -20,4 +23,7 @@ server.listen(0, '127.0.0.1', () => {
   const addr = server.address();
   process.stdout.write(`READY ${typeof addr === 'object' && addr ? addr.port : 0}\n`);
 });
-process.on('SIGTERM', () => process.exit(0));
+process.on('SIGTERM', () => {
+  server.close();
+  for (const s of sockets) s.destroy();
+});

@@ -48,7 +48,7 @@ describe('interactive shell in a real terminal (OpenSSH client in tmux)', () => 
 
     await term.type('exit');
     await term.keys('Enter');
-    expect(await term.waitForExit()).toBe(0);
+    expect(await term.untilExited()).toBe(0);
   });
 
   it('Ctrl-C drops the line being typed and cancels a prompt; nothing is run or changed', async () => {
@@ -94,7 +94,7 @@ describe('interactive shell in a real terminal (OpenSSH client in tmux)', () => 
     await term.keys('Up', 'Up', 'Down');
     screen = await term.waitFor((s) => lines(s).at(-1) === 'cb1> help pki', 'history recall of the last line');
     await term.keys('C-u', 'C-d');
-    expect(await term.waitForExit()).toBe(0);
+    expect(await term.untilExited()).toBe(0);
   });
 
   it('exec mode with ssh -t reads a prompt from the terminal with echo off and exits with the status', async () => {
@@ -106,7 +106,7 @@ describe('interactive shell in a real terminal (OpenSSH client in tmux)', () => 
     await term.waitFor((s) => lines(s).at(-1) === 'Please enter new password again:', 'the second prompt');
     await term.type('daves-secret-2');
     await term.keys('Enter');
-    expect(await term.waitForExit()).toBe(1);
+    expect(await term.untilExited()).toBe(1);
     const screen = await term.screen();
     expect(lines(screen)[0]).toBe('Please enter new password:');
     expect(screen).toContain('Error: the passwords do not match; nothing was changed');
@@ -125,6 +125,6 @@ describe('interactive shell in a real terminal (OpenSSH client in tmux)', () => 
     await term.resize(120, 10);
     screen = await term.waitFor((s) => lines(s).at(-1) === 'cb1> pki csr abhiall CN:tptac9.com subAltName:cb1.tptac9.com', 'the whole line after resizing');
     await term.keys('C-u', 'C-d');
-    expect(await term.waitForExit()).toBe(0);
+    expect(await term.untilExited()).toBe(0);
   });
 });

@@ -61,7 +61,7 @@ export class TmuxTerminal {
   }
 
   /** Waits for the client to exit and returns its exit status. */
-  async waitForExit(timeoutMs = 5_000): Promise<number> {
+  async untilExited(timeoutMs = 5_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const status = await this.exitStatus();
