@@ -3,14 +3,14 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { runBridgeCommand } from './bridge/bridge-command.js';
-import { runMmpCommand } from './mmp/mmp-command.js';
-import { runDemo } from './node/demo.js';
+import { runMmpCommand } from './process/mmp-command.js';
+import { runDemo } from './process/demo.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { DEFAULT_SSH_PORT, startNode } from './node/node-process.js';
+import { DEFAULT_SSH_PORT, startNode } from './process/node-process.js';
 import { readPasswordFile } from './mmp/users.js';
 import { DEFAULT_COMPONENT_PORTS } from './node/xmpp-node.js';
-import { CorruptFileError, ConfigError } from './node/config-error.js';
-import { untilSignal } from './node/signals.js';
+import { CorruptFileError, OperatorError } from './base/operator-error.js';
+import { untilSignal } from './process/signals.js';
 
 /**
  * xmpp-cluster <command>:
@@ -62,18 +62,18 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
     },
     strict: true,
   });
-  if (!values['data-dir']) throw new ConfigError('--data-dir is required');
+  if (!values['data-dir']) throw new OperatorError('--data-dir is required');
   const interfaces: Record<string, string> = {};
   for (const spec of values.iface ?? []) {
     const m = /^([a-d])=(.+)$/.exec(spec);
-    if (!m) throw new ConfigError(`--iface ${spec}: expected a letter a-d, '=', an address (--iface b=10.0.0.2)`);
+    if (!m) throw new OperatorError(`--iface ${spec}: expected a letter a-d, '=', an address (--iface b=10.0.0.2)`);
     interfaces[m[1]!] = m[2]!;
   }
   const ports = values['component-ports'] ? values['component-ports'].split(',').map((p) => Number(p)) : DEFAULT_COMPONENT_PORTS;
-  if (ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) throw new ConfigError(`--component-ports ${values['component-ports']}: expected ports such as 5222,5223`);
+  if (ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) throw new OperatorError(`--component-ports ${values['component-ports']}: expected ports such as 5222,5223`);
   const address = values.address ?? interfaces.a ?? '127.0.0.1';
   const sshPort = Number(values['ssh-port'] ?? DEFAULT_SSH_PORT);
-  if (!Number.isInteger(sshPort) || sshPort < 0 || sshPort > 65535) throw new ConfigError(`--ssh-port ${values['ssh-port']}: expected a port such as 2222`);
+  if (!Number.isInteger(sshPort) || sshPort < 0 || sshPort > 65535) throw new OperatorError(`--ssh-port ${values['ssh-port']}: expected a port such as 2222`);
   return {
     dataDir: resolve(values['data-dir']),
     name: values.name ?? 'xmpp1',
@@ -125,7 +125,7 @@ main(process.argv.slice(2)).then(
     const code = (err as NodeJS.ErrnoException)?.code ?? '';
     const name = (err as Error)?.name ?? '';
     const known =
-      err instanceof ConfigError || err instanceof CorruptFileError || ['ListenError', 'UserStoreError', 'HostKeyError'].includes(name) || code.startsWith('ERR_PARSE_ARGS') || code === 'EADDRINUSE';
+      err instanceof OperatorError || err instanceof CorruptFileError || ['ListenError', 'UserStoreError', 'HostKeyError'].includes(name) || code.startsWith('ERR_PARSE_ARGS') || code === 'EADDRINUSE';
     process.stderr.write(`Error: ${known ? (err as Error).message : (err as Error)?.stack ?? String(err)}\n`);
     process.exitCode = 1;
   },

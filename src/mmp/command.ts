@@ -54,16 +54,8 @@ export interface CommandSpec {
    * `xmpp`, an unknown-command line) without calling `run`.
    */
   args?: readonly [number, number];
-  /** Returns the text to print (possibly empty); throws CommandError or UsageError. */
+  /** Returns the text to print (possibly empty); throws OperatorError (base/operator-error.ts) or UsageError. */
   run(ctx: CommandContext): Promise<string>;
-}
-
-/** A failure the operator must act on: printed as one `Error: ` line, exit 1. */
-export class CommandError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CommandError';
-  }
 }
 
 /** Wrong arguments: printed as `Error: usage: <usage>`, exit 2. */

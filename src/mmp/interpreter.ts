@@ -1,6 +1,5 @@
-import { ConfigError } from '../node/config-error.js';
+import { OperatorError } from '../base/operator-error.js';
 import {
-  CommandError,
   UsageError,
   type CommandResult,
   type CommandSession,
@@ -68,7 +67,7 @@ export class Interpreter {
       return { output: withFinalNewline(output), exitCode: 0 };
     } catch (err) {
       if (err instanceof UsageError) return failure(err.message, 2);
-      if (err instanceof CommandError || err instanceof ConfigError) return failure(err.message, 1);
+      if (err instanceof OperatorError) return failure(err.message, 1);
       return failure(`internal error: ${(err as Error).message ?? String(err)}`, 1);
     }
   }

@@ -1,7 +1,7 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../node/atomic-file.js';
+import { writeFileAtomic } from '../base/atomic-file.js';
 
 /**
  * The MMP's administrator accounts, persisted in `<dataDir>/users.json`

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { isValidDnsLabel } from '../xmpp/jid.js';
-import { ConfigError } from './config-error.js';
-import { expectArray, expectObject, expectString, expectVersion, readJsonFile, writeJsonFile } from './json-file.js';
+import { OperatorError } from '../base/operator-error.js';
+import { expectArray, expectObject, expectString, expectVersion, readJsonFile, writeJsonFile } from '../base/json-file.js';
 
 /**
  * The call bridges this node lets in, name → shared secret. A standalone
@@ -51,10 +51,10 @@ export function secretProblem(secret: string): string | null {
 /** Validation shared by every registry implementation: nothing half-applied. */
 export function checkNewCallbridge(existing: CallbridgeRegistry, name: string, secret: string): void {
   const nameProblem = callbridgeNameProblem(name);
-  if (nameProblem) throw new ConfigError(nameProblem);
+  if (nameProblem) throw new OperatorError(nameProblem);
   const problem = secretProblem(secret);
-  if (problem) throw new ConfigError(problem);
-  if (existing.get(name)) throw new ConfigError(`callbridge ${name} already exists; del it first to change its secret`);
+  if (problem) throw new OperatorError(problem);
+  if (existing.get(name)) throw new OperatorError(`callbridge ${name} already exists; del it first to change its secret`);
 }
 
 const VERSION = 1;
@@ -85,7 +85,7 @@ export class FileCallbridgeRegistry implements CallbridgeRegistry {
   }
 
   async remove(name: string): Promise<void> {
-    if (!this.get(name)) throw new ConfigError(`no callbridge named ${name}`);
+    if (!this.get(name)) throw new OperatorError(`no callbridge named ${name}`);
     const next = new Map(this.entries);
     next.delete(name.toLowerCase());
     await this.save(next);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { expectObject, expectString, expectVersion, readJsonFile, writeJsonFile } from './json-file.js';
+import { expectObject, expectString, expectVersion, readJsonFile, writeJsonFile } from '../base/json-file.js';
 
 /**
  * A node's stable identity, generated at its first start and kept through

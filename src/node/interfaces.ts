@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { ConfigError } from './config-error.js';
+import { OperatorError } from '../base/operator-error.js';
 
 /**
  * What `xmpp listen` accepts (reference: ports-and-names.md, "Interfaces"):
@@ -12,24 +12,24 @@ export type InterfaceLetters = Readonly<Record<string, string>>;
 
 const LETTERS = ['a', 'b', 'c', 'd'];
 
-/** The addresses one interface word stands for; ConfigError if it stands for none. */
+/** The addresses one interface word stands for; OperatorError if it stands for none. */
 export function resolveInterface(word: string, letters: InterfaceLetters): string[] {
   if (LETTERS.includes(word)) {
     const address = letters[word];
-    if (!address) throw new ConfigError(`interface ${word} is not mapped to an address on this node; start the node with --iface ${word}=<address>`);
+    if (!address) throw new OperatorError(`interface ${word} is not mapped to an address on this node; start the node with --iface ${word}=<address>`);
     return [address];
   }
   if (isIP(word)) {
-    if (!isLocalAddress(word)) throw new ConfigError(`${word} is not an address of this machine`);
+    if (!isLocalAddress(word)) throw new OperatorError(`${word} is not an address of this machine`);
     return [word];
   }
   const nic = networkInterfaces()[word];
   if (nic) {
     const addresses = nic.filter((a) => a.family === 'IPv4' || !a.address.startsWith('fe80:')).map((a) => a.address);
-    if (addresses.length === 0) throw new ConfigError(`interface ${word} has no usable address`);
+    if (addresses.length === 0) throw new OperatorError(`interface ${word} has no usable address`);
     return addresses;
   }
-  throw new ConfigError(`unknown interface '${word}': use a, b, c or d, a network interface name (${Object.keys(networkInterfaces()).join(', ')}), or an IP address of this machine`);
+  throw new OperatorError(`unknown interface '${word}': use a, b, c or d, a network interface name (${Object.keys(networkInterfaces()).join(', ')}), or an IP address of this machine`);
 }
 
 /** Every address of a list of interface words, each once, in order. */

@@ -1,5 +1,5 @@
 import { open, readFile, unlink } from 'node:fs/promises';
-import { ConfigError } from './config-error.js';
+import { OperatorError } from '../base/operator-error.js';
 
 /**
  * One process per data directory: two nodes writing the same settings and
@@ -28,13 +28,13 @@ export async function acquireLock(path: string): Promise<DataDirLock> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = await lockOwner(path);
       if (owner !== null && owner !== process.pid && isAlive(owner)) {
-        throw new ConfigError(`the data directory is in use by another node process (pid ${owner}); stop it first`);
+        throw new OperatorError(`the data directory is in use by another node process (pid ${owner}); stop it first`);
       }
-      if (owner === process.pid) throw new ConfigError('the data directory is already open in this process');
+      if (owner === process.pid) throw new OperatorError('the data directory is already open in this process');
       await unlink(path).catch(() => undefined);
     }
   }
-  throw new ConfigError(`cannot take the lock ${path}`);
+  throw new OperatorError(`cannot take the lock ${path}`);
 }
 
 /** The pid holding the lock, or null when there is no (readable) lock. */

@@ -7,7 +7,7 @@ import {
   expectVersion,
   readJsonFile,
   writeJsonFile,
-} from './json-file.js';
+} from '../base/json-file.js';
 
 /** The node's own XMPP settings, as `xmpp` shows them. */
 export interface NodeSettings {

@@ -7,7 +7,7 @@ import { LocalRouter, type RouterCounters } from '../router/local-router.js';
 import { StreamError } from '../xmpp/errors.js';
 import { domainNameProblem } from '../xmpp/jid.js';
 import { FileCallbridgeRegistry, type Callbridge } from './callbridge-registry.js';
-import { ConfigError } from './config-error.js';
+import { OperatorError } from '../base/operator-error.js';
 import { dataDirLayout, type DataDirLayout } from './data-dir.js';
 import { loadIdentity, type NodeIdentity } from './identity.js';
 import { resolveInterfaces } from './interfaces.js';
@@ -134,7 +134,7 @@ export class XmppNode {
    */
   async setDomain(domain: string): Promise<void> {
     const problem = domainNameProblem(domain);
-    if (problem) throw new ConfigError(`invalid domain '${domain}': ${problem}`);
+    if (problem) throw new OperatorError(`invalid domain '${domain}': ${problem}`);
     const next = domain.toLowerCase();
     const changed = next !== this.current.domain;
     await this.save({ ...this.current, domain: next });
@@ -146,12 +146,12 @@ export class XmppNode {
     if (words.length === 1 && words[0] === 'none') words = [];
     else resolveInterfaces(words, this.interfaceLetters());
     if (this.components.listening) {
-      if (words.length === 0) throw new ConfigError('the XMPP server needs an interface while it runs; disable it first (xmpp disable)');
+      if (words.length === 0) throw new OperatorError('the XMPP server needs an interface while it runs; disable it first (xmpp disable)');
       const before = this.bindings();
       try {
         await this.components.listen(this.bindings(words));
       } catch (err) {
-        throw new ConfigError((err as Error).message);
+        throw new OperatorError((err as Error).message);
       }
       try {
         await this.save({ ...this.current, listen: [...words] });
@@ -170,12 +170,12 @@ export class XmppNode {
 
   async enable(): Promise<void> {
     const missing = this.missingForService();
-    if (missing) throw new ConfigError(`cannot enable: ${missing}`);
+    if (missing) throw new OperatorError(`cannot enable: ${missing}`);
     if (this.options.serve !== false && !this.components.listening) {
       try {
         await this.startService();
       } catch (err) {
-        throw new ConfigError(`cannot enable: ${(err as Error).message}`);
+        throw new OperatorError(`cannot enable: ${(err as Error).message}`);
       }
     }
     if (!this.current.enabled) {
@@ -214,7 +214,7 @@ export class XmppNode {
 
   async removeCallbridge(name: string): Promise<Callbridge> {
     const existing = this.registry.get(name);
-    if (!existing) throw new ConfigError(`no callbridge named ${name}`);
+    if (!existing) throw new OperatorError(`no callbridge named ${name}`);
     await this.registry.remove(name);
     this.components.endCallbridge(name, new StreamError('not-authorized', 'this call bridge was removed from the server'));
     return existing;
@@ -245,7 +245,7 @@ export class XmppNode {
       await this.components.listen(this.bindings());
       this.failure = null;
     } catch (err) {
-      this.failure = err instanceof ListenError || err instanceof ConfigError ? err.message : String(err);
+      this.failure = err instanceof ListenError || err instanceof OperatorError ? err.message : String(err);
       this.options.log.error({ module: 'node', event: 'service_start_failed', reason: this.failure }, 'XMPP server could not start');
       throw err;
     }

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { X509Certificate } from './x509.js';
-import { CommandError } from '../mmp/command.js';
+import { OperatorError } from '../base/operator-error.js';
 import { keyMatchesCertificate } from './key-match.js';
 import { PkiFileError, parseCertificate, parseCertificates, parsePrivateKey, readCertificateFolderFile } from './pki-file.js';
 
@@ -25,13 +25,13 @@ async function load<T>(role: Role, folder: string, file: string, parse: (name: s
   try {
     return parse(file, await readCertificateFolderFile(folder, file));
   } catch (err) {
-    if (err instanceof PkiFileError) throw new CommandError(`${role} ${err.message}`);
+    if (err instanceof PkiFileError) throw new OperatorError(`${role} ${err.message}`);
     throw err;
   }
 }
 
 /**
- * Throws CommandError naming the file and the failing check: a file is
+ * Throws OperatorError naming the file and the failing check: a file is
  * missing or not plain, does not parse, the key does not match the
  * certificate, or the bundle does not parse.
  */
@@ -44,7 +44,7 @@ export async function loadTlsCredentials(folder: string, keyFile: string, certFi
   const key: KeyObject = await load('key file', folder, keyFile, parsePrivateKey);
   const cert: X509Certificate = await load('certificate file', folder, certFile, parseCertificate);
   if (!keyMatchesCertificate(key, cert)) {
-    throw new CommandError(`key file ${keyFile} does not match certificate file ${certFile} (they hold different public keys; pki match ${keyFile} ${certFile})`);
+    throw new OperatorError(`key file ${keyFile} does not match certificate file ${certFile} (they hold different public keys; pki match ${keyFile} ${certFile})`);
   }
   const bundle = bundleFile === undefined ? [] : await load('CA bundle file', folder, bundleFile, parseCertificates);
   return {

@@ -13,7 +13,7 @@ import {
   X509CertificateGenerator,
   type Extension,
 } from './x509.js';
-import { writeFileAtomic } from '../node/atomic-file.js';
+import { writeFileAtomic } from '../base/atomic-file.js';
 import { certificatePath, isSafeFileName } from './certificate-folder.js';
 import type { SubjectRequest } from './subject.js';
 

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallBridge } from '../../src/bridge/call-bridge.js';
-import { startNode, type RunningNode } from '../../src/node/node-process.js';
+import { startNode, type RunningNode } from '../../src/process/node-process.js';
 import { PASSWORD_ONLY, requireBinaries, run, sshOptions, SFTP, SSH, SSHPASS } from '../mmp/ssh/harness.js';
 import { LogCapture, tempDir } from '../helpers/test-node.js';
 

@@ -1,7 +1,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { CallBridge } from '../../src/bridge/call-bridge.js';
-import { CorruptFileError, ConfigError } from '../../src/node/config-error.js';
+import { CorruptFileError, OperatorError } from '../../src/base/operator-error.js';
 import { dataDirLayout } from '../../src/node/data-dir.js';
 import { XmppNode } from '../../src/node/xmpp-node.js';
 import { LogCapture, startTestNode, tempDir } from '../helpers/test-node.js';
@@ -60,7 +60,7 @@ describe('the data directory', () => {
     const dataDir = await tempDir();
     const node = await open(dataDir);
     const err = await open(dataDir).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConfigError);
+    expect(err).toBeInstanceOf(OperatorError);
     await node.close();
     const next = await open(dataDir);
     await next.close();

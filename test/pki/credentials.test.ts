@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { CommandError } from '../../src/mmp/command.js';
+import { OperatorError } from '../../src/base/operator-error.js';
 import { checkKeyAndCertificate, loadTlsCredentials, loadTrustBundle } from '../../src/pki/credentials.js';
 import { createKeyAndRequest, createSelfSigned } from '../../src/pki/generate.js';
 import { parseSubjectWords } from '../../src/pki/subject.js';
@@ -29,10 +29,10 @@ async function failure(p: Promise<unknown>): Promise<string> {
   try {
     await p;
   } catch (err) {
-    expect(err).toBeInstanceOf(CommandError);
+    expect(err).toBeInstanceOf(OperatorError);
     return (err as Error).message;
   }
-  throw new Error('expected a CommandError');
+  throw new Error('expected a OperatorError');
 }
 
 describe('xmpp certs checks (checkKeyAndCertificate)', () => {

@@ -1,6 +1,7 @@
 import { generateSecret } from '../../node/callbridge-registry.js';
 import type { XmppNode } from '../../node/xmpp-node.js';
-import { CommandError, type CommandSpec } from '../command.js';
+import { OperatorError } from '../../base/operator-error.js';
+import { type CommandSpec } from '../command.js';
 import { json, labelled } from '../layout.js';
 
 /** `xmpp callbridge add|add-secret|del|list` (reference: commands.md, "Call-bridge registry"). */
@@ -29,9 +30,9 @@ export function callbridgeCommands({ node }: { node: XmppNode }): CommandSpec[] 
       run: async (ctx) => {
         const name = ctx.args[0]!;
         // Refuse before asking: no point typing a secret for a name that cannot be added.
-        if (node.registry.get(name)) throw new CommandError(`callbridge ${name} already exists; del it first to change its secret`);
+        if (node.registry.get(name)) throw new OperatorError(`callbridge ${name} already exists; del it first to change its secret`);
         const secret = await ctx.terminal.prompt(SECRET_PROMPT, { echo: false });
-        if (secret === null) throw new CommandError('no secret given; nothing was changed');
+        if (secret === null) throw new OperatorError('no secret given; nothing was changed');
         await node.addCallbridge(name, secret.replace(/\r?\n$/, ''));
         return ADDED;
       },

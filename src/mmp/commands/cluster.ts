@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../command.js';
-import { CommandError } from '../command.js';
+import { OperatorError } from '../../base/operator-error.js';
 
 /**
  * `xmpp cluster ...` with the syntax the reference gives. Clustering is
@@ -27,7 +27,7 @@ export function clusterCommands(): CommandSpec[] {
     summary,
     args,
     run: async () => {
-      throw new CommandError(CLUSTERING_UNAVAILABLE);
+      throw new OperatorError(CLUSTERING_UNAVAILABLE);
     },
   }));
 }

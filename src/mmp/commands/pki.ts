@@ -1,4 +1,5 @@
-import { CommandError, UsageError, type CommandSpec } from '../command.js';
+import { OperatorError } from '../../base/operator-error.js';
+import { UsageError, type CommandSpec } from '../command.js';
 import { listCertificateFiles } from '../../pki/certificate-folder.js';
 import { PkiFileError, identifyPkiFile, parseCertificate, parseCertificates, parsePrivateKey, readCertificateFolderFile } from '../../pki/pki-file.js';
 import { SubjectSyntaxError, parseSubjectWords } from '../../pki/subject.js';
@@ -98,10 +99,10 @@ export function pkiCommands(options: { certFolder: string }): CommandSpec[] {
       } else if (await isSelfSigned(cert)) {
         bundle = [cert];
       } else {
-        throw new CommandError(`${certFile} is issued by ${cert.issuer}, not self-signed; give the CA bundle: pki verify ${certFile} <ca-bundle>`);
+        throw new OperatorError(`${certFile} is issued by ${cert.issuer}, not self-signed; give the CA bundle: pki verify ${certFile} <ca-bundle>`);
       }
       const result = await verifyChain(cert, bundle);
-      if (!result.ok) throw new CommandError(`${certFile} does not verify${bundleFile ? ` against ${bundleFile}` : ''}: ${result.reason}`);
+      if (!result.ok) throw new OperatorError(`${certFile} does not verify${bundleFile ? ` against ${bundleFile}` : ''}: ${result.reason}`);
       const lines = [bundleFile ? `${certFile}: OK, chains to ${bundleFile}` : `${certFile}: OK, self-signed`, 'Chain:'];
       result.chain.forEach((c, i) => lines.push(`  ${i} ${c.subject}${i === result.chain.length - 1 ? ' (root)' : ''}`));
       return lines.join('\n');
@@ -117,7 +118,7 @@ export function pkiCommands(options: { certFolder: string }): CommandSpec[] {
       if (ctx.args.length !== 2 || !keyFile || !certFile) throw new UsageError(match.usage);
       const key = await pkiCall(async () => parsePrivateKey(keyFile, await read(keyFile)));
       const cert = await pkiCall(async () => parseCertificate(certFile, await read(certFile)));
-      if (!keyMatchesCertificate(key, cert)) throw new CommandError(`${keyFile} does not match ${certFile}: the certificate holds a different public key`);
+      if (!keyMatchesCertificate(key, cert)) throw new OperatorError(`${keyFile} does not match ${certFile}: the certificate holds a different public key`);
       return `${keyFile} matches ${certFile}`;
     },
   };
@@ -130,7 +131,7 @@ async function pkiCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof PkiFileError || err instanceof SubjectSyntaxError || err instanceof PkiGenerateError) throw new CommandError(err.message);
+    if (err instanceof PkiFileError || err instanceof SubjectSyntaxError || err instanceof PkiGenerateError) throw new OperatorError(err.message);
     throw err;
   }
 }

@@ -1,4 +1,5 @@
-import { CommandError, UsageError, type CommandContext, type CommandSpec } from '../command.js';
+import { OperatorError } from '../../base/operator-error.js';
+import { UsageError, type CommandContext, type CommandSpec } from '../command.js';
 import { UserStoreError, passwordProblem, type UserStore } from '../users.js';
 
 /**
@@ -30,9 +31,9 @@ export function userCommands(options: { users: UserStore }): CommandSpec[] {
     async run(ctx) {
       const [name, role] = ctx.args;
       if (ctx.args.length !== 2 || !name || !role) throw new UsageError(add.usage);
-      if (role !== 'admin') throw new CommandError(`unknown role '${role}'; the only role is admin`);
+      if (role !== 'admin') throw new OperatorError(`unknown role '${role}'; the only role is admin`);
       await storeCall(() => users.refresh());
-      if (users.has(name)) throw new CommandError(`user ${name} already exists`);
+      if (users.has(name)) throw new OperatorError(`user ${name} already exists`);
       const password = await readNewPassword(ctx);
       await storeCall(() => users.add(name, 'admin', password));
       return '';
@@ -47,8 +48,8 @@ export function userCommands(options: { users: UserStore }): CommandSpec[] {
       const [name] = ctx.args;
       if (ctx.args.length !== 1 || !name) throw new UsageError(del.usage);
       await storeCall(() => users.refresh());
-      if (!users.has(name)) throw new CommandError(`no user named ${name}`);
-      if (name === ctx.user) throw new CommandError('you cannot delete the account you are logged in as; log in as another admin');
+      if (!users.has(name)) throw new OperatorError(`no user named ${name}`);
+      if (name === ctx.user) throw new OperatorError('you cannot delete the account you are logged in as; log in as another admin');
       await storeCall(() => users.remove(name));
       return '';
     },
@@ -62,12 +63,12 @@ export function userCommands(options: { users: UserStore }): CommandSpec[] {
       if (ctx.args.length > 1) throw new UsageError(passwd.usage);
       const name = ctx.args[0] ?? ctx.user;
       await storeCall(() => users.refresh());
-      if (!users.has(name)) throw new CommandError(`no user named ${name}`);
+      if (!users.has(name)) throw new OperatorError(`no user named ${name}`);
       if (name === ctx.user) {
         // Changing your own password proves you still know it, as passwd(1) does.
         const current = await ctx.terminal.prompt('Enter current password:', { echo: false });
         if (current === null) throw cancelled();
-        if (!(await users.verify(name, current))) throw new CommandError('the current password is wrong; nothing was changed');
+        if (!(await users.verify(name, current))) throw new OperatorError('the current password is wrong; nothing was changed');
       }
       const password = await readNewPassword(ctx);
       await storeCall(() => users.setPassword(name, password));
@@ -82,22 +83,22 @@ async function readNewPassword(ctx: CommandContext): Promise<string> {
   const first = await ctx.terminal.prompt('Please enter new password:', { echo: false });
   if (first === null) throw cancelled();
   const problem = passwordProblem(first);
-  if (problem) throw new CommandError(`${problem}; nothing was changed`);
+  if (problem) throw new OperatorError(`${problem}; nothing was changed`);
   const second = await ctx.terminal.prompt('Please enter new password again:', { echo: false });
   if (second === null) throw cancelled();
-  if (first !== second) throw new CommandError('the passwords do not match; nothing was changed');
+  if (first !== second) throw new OperatorError('the passwords do not match; nothing was changed');
   return first;
 }
 
-function cancelled(): CommandError {
-  return new CommandError('cancelled; nothing was changed');
+function cancelled(): OperatorError {
+  return new OperatorError('cancelled; nothing was changed');
 }
 
 async function storeCall(fn: () => Promise<void>): Promise<void> {
   try {
     await fn();
   } catch (err) {
-    if (err instanceof UserStoreError) throw new CommandError(err.message);
+    if (err instanceof UserStoreError) throw new OperatorError(err.message);
     throw err;
   }
 }

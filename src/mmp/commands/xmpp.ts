@@ -1,6 +1,7 @@
 import type { XmppNode, ServiceState } from '../../node/xmpp-node.js';
 import { formatBinding } from '../../component/component-server.js';
-import { CommandError, UsageError, type CommandContext, type CommandSpec } from '../command.js';
+import { OperatorError } from '../../base/operator-error.js';
+import { UsageError, type CommandContext, type CommandSpec } from '../command.js';
 import { cmsTime, json, labelled, orNone, table } from '../layout.js';
 
 /**
@@ -173,7 +174,7 @@ const RESET_QUESTION = 'This removes all XMPP configuration from this node. Cont
 
 async function confirmReset(ctx: CommandContext): Promise<void> {
   if (ctx.force) return;
-  if (ctx.mode === 'exec') throw new CommandError('xmpp reset asks for confirmation; in exec mode use xmpp reset --force');
+  if (ctx.mode === 'exec') throw new OperatorError('xmpp reset asks for confirmation; in exec mode use xmpp reset --force');
   const answer = await ctx.terminal.prompt(RESET_QUESTION, { echo: true });
-  if (answer?.trim().toLowerCase() !== 'yes') throw new CommandError('reset cancelled; nothing was changed');
+  if (answer?.trim().toLowerCase() !== 'yes') throw new OperatorError('reset cancelled; nothing was changed');
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import { writeFileAtomic } from '../../node/atomic-file.js';
+import { writeFileAtomic } from '../../base/atomic-file.js';
 
 /**
  * The node's SSH host key: made once at first start and kept, so that

@@ -6,7 +6,7 @@ import ssh2, { type Attributes, type FileEntry, type SFTPWrapper } from 'ssh2';
 import { attributes, entries } from './sftp-listing.js';
 import type { Logger } from '../../observability/logger.js';
 import { MAX_CERTIFICATE_FILE_BYTES, listCertificateFiles } from '../../pki/certificate-folder.js';
-import { syncDirectory } from '../../node/atomic-file.js';
+import { syncDirectory } from '../../base/atomic-file.js';
 import { SftpPathError, resolveSftpPath, sftpPathOf } from './sftp-paths.js';
 
 /**

@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatBinding } from '../component/component-server.js';
 import type { Logger } from '../observability/logger.js';
-import { writeFileAtomic } from './atomic-file.js';
-import { generateSecret } from './callbridge-registry.js';
+import { writeFileAtomic } from '../base/atomic-file.js';
+import { generateSecret } from '../node/callbridge-registry.js';
 import { startNode } from './node-process.js';
 import { untilSignal } from './signals.js';
 

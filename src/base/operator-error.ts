@@ -1,12 +1,14 @@
 /**
- * A request the node refuses, in words for the operator: what is wrong and,
- * where useful, what to do. The MMP prints it as one `Error:` line; nothing
- * was changed when it is thrown.
+ * A request refused, in words for the operator: what is wrong and, where
+ * useful, what to do. Whoever carries it to the operator (the MMP, the CLI)
+ * prints it as one `Error:` line; nothing was changed when it is thrown.
+ * It is the one operator error of the tree, at the ground floor, so that
+ * every floor above can throw it without importing the MMP.
  */
-export class ConfigError extends Error {
+export class OperatorError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'ConfigError';
+    this.name = 'OperatorError';
   }
 }
 

@@ -3,14 +3,14 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { dataDirLayout } from '../node/data-dir.js';
-import { ConfigError } from '../node/config-error.js';
+import { OperatorError } from '../base/operator-error.js';
 import { isAlive, lockOwner } from '../node/lock.js';
 import { XmppNode } from '../node/xmpp-node.js';
-import type { CommandResult, SessionMode } from './command.js';
-import { runThroughControlSocket } from './control-socket.js';
-import { nodeInterpreter } from './node-commands.js';
-import { StdioTerminal } from './stdio-terminal.js';
-import { UserStore } from './users.js';
+import type { CommandResult, SessionMode } from '../mmp/command.js';
+import { runThroughControlSocket } from '../mmp/control-socket.js';
+import { nodeInterpreter } from '../mmp/node-commands.js';
+import { StdioTerminal } from '../mmp/stdio-terminal.js';
+import { UserStore } from '../mmp/users.js';
 
 /**
  * `xmpp-cluster mmp --data-dir D ['<command>']`: the MMP from this machine's
@@ -20,7 +20,7 @@ import { UserStore } from './users.js';
  */
 export async function runMmpCommand(argv: string[], log: Logger): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' } }, allowPositionals: true, strict: true });
-  if (!values['data-dir']) throw new ConfigError('--data-dir is required');
+  if (!values['data-dir']) throw new OperatorError('--data-dir is required');
   const dataDir = resolve(values['data-dir']);
   const terminal = new StdioTerminal();
   const line = positionals.join(' ');
@@ -62,7 +62,7 @@ async function connect(dataDir: string, log: Logger): Promise<MmpRunner> {
       () => true,
       () => false,
     );
-    if (!reachable) throw new ConfigError(`the node (pid ${owner}) on ${dataDir} has no control socket yet; try again in a moment`);
+    if (!reachable) throw new OperatorError(`the node (pid ${owner}) on ${dataDir} has no control socket yet; try again in a moment`);
     return {
       run: (line, terminal, mode) => runThroughControlSocket(layout.controlSocket, line, terminal, mode),
       close: async () => undefined,

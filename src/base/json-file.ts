@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-file.js';
-import { CorruptFileError } from './config-error.js';
+import { CorruptFileError } from './operator-error.js';
 
 /**
  * A JSON document in the data directory. Reading never repairs: a file that

@@ -4,7 +4,7 @@ import type { Interpreter } from '../mmp/interpreter.js';
 import { nodeInterpreter } from '../mmp/node-commands.js';
 import { startMmpSshServer, type MmpSshServer } from '../mmp/ssh/server.js';
 import { UserStore } from '../mmp/users.js';
-import { XmppNode, type XmppNodeOptions } from './xmpp-node.js';
+import { XmppNode, type XmppNodeOptions } from '../node/xmpp-node.js';
 
 /**
  * A node with its doors open: the XMPP service (if enabled), the MMP over
