@@ -27,7 +27,8 @@ const USAGE = `usage: xmpp-cluster <command> [options]
           [--component-ports 5222,5223] [--ssh-port 2222 | --no-ssh]
           [--admin-password-file F]               run one node (first start: the admin
                                                   password from F or XMPP_CLUSTER_ADMIN_PASSWORD)
-  mmp     --data-dir D ['<command>']              run MMP commands (interactive without a command)
+  mmp     --data-dir D [--wait 15] ['<command>']  run MMP commands (interactive without a command);
+                                                  waits up to --wait seconds for a node that is starting
   bridge  --name cb1 --secret S --domain D --server HOST:PORT
           [--echo] [--send JID --count N --body TEXT] [--expect N] [--bare-name]
                                                   a simulated call bridge
@@ -117,16 +118,41 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Every failure reaches the operator as one `Error:` line and a non-zero
+ * exit, never a stack trace. Errors the code names (an operator's mistake, a
+ * corrupt file, a port in use) say what to do; anything else is an internal
+ * error, whose stack is printed only with XMPP_CLUSTER_LOG_LEVEL=debug.
+ */
+function errorLine(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code ?? '';
+  const name = (err as Error)?.name ?? '';
+  const message = (err as Error)?.message ?? String(err);
+  const known =
+    err instanceof OperatorError || err instanceof CorruptFileError || ['ListenError', 'UserStoreError', 'HostKeyError'].includes(name) || code.startsWith('ERR_PARSE_ARGS') || code === 'EADDRINUSE';
+  const text = known ? message : `internal error: ${message}`;
+  return `Error: ${text.replace(/\s*\n\s*/g, ' ')}\n`;
+}
+
+function fail(err: unknown): void {
+  process.stderr.write(errorLine(err));
+  if (process.env.XMPP_CLUSTER_LOG_LEVEL === 'debug' && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+}
+
+// An error event nobody listens for (a socket failing in a library) would print a stack and exit.
+// A node that dies this way also leaves its stack in its log, as one structured line.
+process.on('uncaughtException', (err) => {
+  if (['node', 'start'].includes(process.argv[2] ?? '')) stderrLogger().fatal({ module: 'process', event: 'crashed', err }, 'the node process failed');
+  fail(err);
+  process.exit(1);
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
-    const code = (err as NodeJS.ErrnoException)?.code ?? '';
-    const name = (err as Error)?.name ?? '';
-    const known =
-      err instanceof OperatorError || err instanceof CorruptFileError || ['ListenError', 'UserStoreError', 'HostKeyError'].includes(name) || code.startsWith('ERR_PARSE_ARGS') || code === 'EADDRINUSE';
-    process.stderr.write(`Error: ${known ? (err as Error).message : (err as Error)?.stack ?? String(err)}\n`);
+    fail(err);
     process.exitCode = 1;
   },
 );

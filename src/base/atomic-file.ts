@@ -1,4 +1,4 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}${TEMPORARY_SUFFIX}`);
   const handle = await open(tmp, 'wx', mode);
   try {
     await handle.writeFile(data);
@@ -30,6 +30,23 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     throw err;
   }
   await syncDirectory(dir);
+}
+
+const TEMPORARY_SUFFIX = '.tmp';
+/** `.<name>.<12 hex>.tmp`: what writeFileAtomic leaves when it is killed before its rename. */
+const TEMPORARY = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes what interrupted atomic writes left in `dir` (a kill -9 between
+ * the write and the rename): copies of files that hold secrets, which
+ * nothing will ever read. Only the folder's owner may call this, under the
+ * data-directory lock, so no write in progress is removed. Returns the names.
+ */
+export async function removeInterruptedWrites(dir: string): Promise<string[]> {
+  const leftovers = (await readdir(dir)).filter((name) => TEMPORARY.test(name));
+  for (const name of leftovers) await unlink(join(dir, name)).catch(() => undefined);
+  if (leftovers.length > 0) await syncDirectory(dir);
+  return leftovers;
 }
 
 export async function syncDirectory(dir: string): Promise<void> {

@@ -2,6 +2,7 @@ import { chmod, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { CommandResult, SessionMode, Terminal } from './command.js';
+import { OperatorError } from '../base/operator-error.js';
 import type { Interpreter } from './interpreter.js';
 
 /**
@@ -58,10 +59,14 @@ function serveConnection(socket: Socket, interpreter: Interpreter, user: string)
     }
     if (busy || typeof msg.run !== 'string') return void socket.destroy();
     busy = true;
-    void interpreter.run(msg.run, terminal, msg.mode === 'interactive' ? 'interactive' : 'exec', user).then((result) => {
-      busy = false;
-      send(result);
-    });
+    // Every command is answered, even one that fails in a way the interpreter did not foresee: a client must never wait forever.
+    void interpreter
+      .run(msg.run, terminal, msg.mode === 'interactive' ? 'interactive' : 'exec', user)
+      .catch((err: unknown): CommandResult => ({ output: `Error: internal error: ${(err as Error)?.message ?? String(err)}\n`, exitCode: 1 }))
+      .then((result) => {
+        busy = false;
+        if (!socket.destroyed) send(result);
+      });
   });
   socket.on('error', () => undefined);
   socket.on('close', () => {
@@ -71,28 +76,83 @@ function serveConnection(socket: Socket, interpreter: Interpreter, user: string)
   });
 }
 
-/** Runs one command on the node behind `path`, answering its prompts through `terminal`. */
-export function runThroughControlSocket(path: string, line: string, terminal: Terminal, mode: SessionMode): Promise<CommandResult> {
+/** The control socket could not carry a command: said in words for the operator. */
+export class ControlSocketError extends OperatorError {
+  constructor(
+    message: string,
+    /** The socket error code (ENOENT, ECONNREFUSED, ...), when there was one. */
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'ControlSocketError';
+  }
+}
+
+/**
+ * Connects to the node behind `path`. ENOENT (no socket file) and
+ * ECONNREFUSED (a file that nobody listens on: a node killed with -9, or one
+ * still starting) come back as a ControlSocketError with that code, so a
+ * caller can tell "no node answers" from a node that failed a command.
+ */
+export function connectControlSocket(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
-    const lines = createInterface({ input: socket, crlfDelay: Infinity });
-    let done = false;
-    socket.once('error', (err) => {
-      if (!done) reject(err);
+    socket.once('connect', () => {
+      socket.off('error', refused);
+      resolve(socket);
     });
-    socket.once('connect', () => socket.write(JSON.stringify({ run: line, mode } satisfies ClientMessage) + '\n'));
+    const refused = (err: NodeJS.ErrnoException) => reject(new ControlSocketError(`cannot reach the node on ${path}: ${err.code ?? err.message}`, err.code));
+    socket.once('error', refused);
+  });
+}
+
+/** Runs one command over a connected control socket, answering its prompts through `terminal`. */
+export function runOnControlSocket(socket: Socket, line: string, terminal: Terminal, mode: SessionMode): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: socket, crlfDelay: Infinity });
+    let settled = false;
+    const settle = (result: CommandResult | ControlSocketError) => {
+      if (settled) return;
+      settled = true;
+      lines.close();
+      socket.destroy();
+      if (result instanceof ControlSocketError) reject(result);
+      else resolve(result);
+    };
+    const write = (m: ClientMessage) => {
+      if (!socket.destroyed) socket.write(JSON.stringify(m) + '\n');
+    };
+    // Every socket error settles once; none may escape as an unhandled event (EPIPE when the node dies mid-command).
+    socket.on('error', (err: NodeJS.ErrnoException) => settle(new ControlSocketError(`the connection to the node failed (${err.code ?? err.message}); the command may or may not have been applied`, err.code)));
+    socket.once('close', () => settle(new ControlSocketError('the node closed the control socket before answering; the command may or may not have been applied')));
     lines.on('line', (text) => {
-      const msg = JSON.parse(text) as ServerMessage;
+      const msg = parseServerMessage(text);
+      if (msg === null) return settle(new ControlSocketError('the node sent an answer this client does not understand'));
       if ('prompt' in msg) {
-        void terminal.prompt(msg.prompt, { echo: msg.echo }).then((a) => socket.write(JSON.stringify({ answer: a } satisfies ClientMessage) + '\n'));
+        void terminal.prompt(msg.prompt, { echo: msg.echo }).then((answer) => write({ answer }));
         return;
       }
-      done = true;
-      socket.end();
-      resolve(msg);
+      settle(msg);
     });
-    socket.once('close', () => {
-      if (!done) reject(new Error('the node closed the control socket before answering'));
-    });
+    write({ run: line, mode });
   });
+}
+
+/** Runs one command on the node behind `path`. */
+export async function runThroughControlSocket(path: string, line: string, terminal: Terminal, mode: SessionMode): Promise<CommandResult> {
+  return runOnControlSocket(await connectControlSocket(path), line, terminal, mode);
+}
+
+function parseServerMessage(text: string): ServerMessage | null {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof msg !== 'object' || msg === null) return null;
+  const m = msg as Record<string, unknown>;
+  if (typeof m.prompt === 'string' && typeof m.echo === 'boolean') return { prompt: m.prompt, echo: m.echo };
+  if (typeof m.output === 'string' && (m.exitCode === 0 || m.exitCode === 1 || m.exitCode === 2)) return { output: m.output, exitCode: m.exitCode };
+  return null;
 }

@@ -2,6 +2,7 @@ import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOpti
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-file.js';
+import { SerialQueue } from '../base/serial-queue.js';
 
 /**
  * The MMP's administrator accounts, persisted in `<dataDir>/users.json`
@@ -72,7 +73,8 @@ export async function readPasswordFile(path: string): Promise<string> {
 
 export class UserStore {
   private users: StoredUser[];
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Changes run one at a time so that two sessions cannot lose each other's update. */
+  private readonly changes = new SerialQueue();
   /** mtime and size of the file as last read or written, to notice another writer. */
   private seen: string | undefined;
 
@@ -126,7 +128,7 @@ export class UserStore {
    * password changed with `passwd` is not reset by the next restart.
    */
   async ensureInitialAdmin(password: string | undefined, name = 'admin'): Promise<boolean> {
-    return this.serialized(async () => {
+    return this.changes.run(async () => {
       await this.refresh();
       if (this.users.length > 0) return false;
       if (password === undefined || password === '') {
@@ -142,7 +144,7 @@ export class UserStore {
   }
 
   async add(name: string, role: UserRole, password: string): Promise<void> {
-    return this.serialized(async () => {
+    return this.changes.run(async () => {
       await this.refresh();
       if (!isValidUserName(name)) throw new UserStoreError(`'${name}' is not a valid user name (a letter, then letters, digits, '.', '_' or '-'; at most 32)`);
       if (this.has(name)) throw new UserStoreError(`user ${name} already exists`);
@@ -153,7 +155,7 @@ export class UserStore {
   }
 
   async remove(name: string): Promise<void> {
-    return this.serialized(async () => {
+    return this.changes.run(async () => {
       await this.refresh();
       if (!this.has(name)) throw new UserStoreError(`no user named ${name}`);
       // An MMP with no account left could only be recovered by editing files on the host.
@@ -163,7 +165,7 @@ export class UserStore {
   }
 
   async setPassword(name: string, password: string): Promise<void> {
-    return this.serialized(async () => {
+    return this.changes.run(async () => {
       await this.refresh();
       const user = this.users.find((u) => u.name === name);
       if (!user) throw new UserStoreError(`no user named ${name}`);
@@ -196,12 +198,6 @@ export class UserStore {
     this.seen = await fingerprint(this.path);
   }
 
-  /** Changes run one at a time so that two sessions cannot lose each other's update. */
-  private serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
 }
 
 function scrypt(password: string, salt: Buffer, length: number, params: { N: number; r: number; p: number }): Promise<Buffer> {

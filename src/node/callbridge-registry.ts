@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { isValidDnsLabel } from '../xmpp/jid.js';
 import { OperatorError } from '../base/operator-error.js';
+import { SerialQueue } from '../base/serial-queue.js';
 import { expectArray, expectObject, expectString, expectVersion, readJsonFile, writeJsonFile } from '../base/json-file.js';
 
 /**
@@ -60,6 +61,9 @@ export function checkNewCallbridge(existing: CallbridgeRegistry, name: string, s
 const VERSION = 1;
 
 export class FileCallbridgeRegistry implements CallbridgeRegistry {
+  /** Each change starts from the state the previous one left, never from a copy taken before it. */
+  private readonly changes = new SerialQueue();
+
   private constructor(
     private readonly path: string,
     private entries: Map<string, Callbridge>,
@@ -78,21 +82,24 @@ export class FileCallbridgeRegistry implements CallbridgeRegistry {
     return this.entries.get(name.toLowerCase());
   }
 
-  async add(name: string, secret: string): Promise<void> {
-    checkNewCallbridge(this, name, secret);
-    const next = new Map(this.entries).set(name.toLowerCase(), { name, secret });
-    await this.save(next);
+  add(name: string, secret: string): Promise<void> {
+    return this.changes.run(async () => {
+      checkNewCallbridge(this, name, secret);
+      await this.save(new Map(this.entries).set(name.toLowerCase(), { name, secret }));
+    });
   }
 
-  async remove(name: string): Promise<void> {
-    if (!this.get(name)) throw new OperatorError(`no callbridge named ${name}`);
-    const next = new Map(this.entries);
-    next.delete(name.toLowerCase());
-    await this.save(next);
+  remove(name: string): Promise<void> {
+    return this.changes.run(async () => {
+      if (!this.get(name)) throw new OperatorError(`no callbridge named ${name}`);
+      const next = new Map(this.entries);
+      next.delete(name.toLowerCase());
+      await this.save(next);
+    });
   }
 
-  async clear(): Promise<void> {
-    await this.save(new Map());
+  clear(): Promise<void> {
+    return this.changes.run(() => this.save(new Map()));
   }
 
   /** The file first, memory after: a failed write leaves both as they were. */

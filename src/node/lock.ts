@@ -1,57 +1,119 @@
-import { open, readFile, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat, unlink } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { writeFileAtomic } from '../base/atomic-file.js';
 import { OperatorError } from '../base/operator-error.js';
+import type { Logger } from '../observability/logger.js';
 
 /**
- * One process per data directory: two nodes writing the same settings and
- * log would corrupt each other. The lock file holds the owner's pid; a lock
- * whose process is gone is stale and taken over.
+ * One process per data directory: two processes writing the same settings
+ * would undo each other's changes.
+ *
+ * The lock is a listening Unix socket in Linux's abstract namespace, named
+ * after the data directory's device and inode. The kernel lets one socket
+ * hold a name and frees it the moment its process dies, kill -9 included, so
+ * there is no stale lock to detect and take over. A pid file cannot do that
+ * safely: two processes that both find a dead owner's pid both "take over"
+ * (read, unlink, create), and a zombie's pid still looks alive until it is
+ * reaped. `node.lock` is still written, after the lock is held, so that an
+ * operator (and an error message) can tell which pid holds it.
+ *
+ * Abstract names belong to a network namespace: processes in different
+ * namespaces on one data directory are not kept apart (a lab runs each node
+ * with its own data directory).
  */
 export interface DataDirLock {
   release(): Promise<void>;
 }
 
-export async function acquireLock(path: string): Promise<DataDirLock> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, 'wx', 0o600);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      let released = false;
-      return {
-        release: async () => {
-          if (released) return;
-          released = true;
-          await unlink(path).catch(() => undefined);
-        },
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = await lockOwner(path);
-      if (owner !== null && owner !== process.pid && isAlive(owner)) {
-        throw new OperatorError(`the data directory is in use by another node process (pid ${owner}); stop it first`);
-      }
-      if (owner === process.pid) throw new OperatorError('the data directory is already open in this process');
-      await unlink(path).catch(() => undefined);
-    }
-  }
-  throw new OperatorError(`cannot take the lock ${path}`);
+export interface LockOptions {
+  /** How long to wait for a holder to let go (an offline `mmp` edit takes well under a second); 0: do not wait. */
+  waitMs: number;
+  log?: Logger;
 }
 
-/** The pid holding the lock, or null when there is no (readable) lock. */
-export async function lockOwner(path: string): Promise<number | null> {
+export class DataDirInUseError extends OperatorError {
+  constructor(readonly holder: number | null) {
+    super(`the data directory is in use by another process${holder ? ` (pid ${holder})` : ''}; stop it first`);
+    this.name = 'DataDirInUseError';
+  }
+}
+
+const RETRY_MS = 25;
+/** Names held by this process: a second open here would wait on itself. */
+const heldHere = new Set<string>();
+
+export async function acquireLock(root: string, pidFile: string, options: LockOptions): Promise<DataDirLock> {
+  const name = await lockName(root);
+  if (heldHere.has(name)) throw new OperatorError('the data directory is already open in this process');
+  const deadline = Date.now() + options.waitMs;
+  let logged = false;
+  for (;;) {
+    const server = await listenAbstract(name);
+    if (server) {
+      heldHere.add(name);
+      try {
+        await writeFileAtomic(pidFile, `${process.pid}\n`, 0o600);
+      } catch (err) {
+        heldHere.delete(name);
+        server.close();
+        throw err;
+      }
+      if (logged) options.log?.info({ module: 'node', event: 'data_dir_lock_acquired', dataDir: root }, 'data directory lock taken after waiting');
+      return lockHandle(name, server, pidFile);
+    }
+    if (Date.now() >= deadline) throw new DataDirInUseError(await lockHolder(pidFile));
+    if (!logged) {
+      logged = true;
+      options.log?.info(
+        { module: 'node', event: 'data_dir_lock_wait', dataDir: root, holder: await lockHolder(pidFile), waitMs: options.waitMs },
+        'waiting for another process to release the data directory',
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+  }
+}
+
+/** The pid `node.lock` names, or null when there is no readable one. Informational: the socket is the lock. */
+export async function lockHolder(pidFile: string): Promise<number | null> {
   try {
-    const pid = Number.parseInt(await readFile(path, 'utf8'), 10);
+    const pid = Number.parseInt(await readFile(pidFile, 'utf8'), 10);
     return Number.isFinite(pid) && pid > 0 ? pid : null;
   } catch {
     return null;
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+async function lockName(root: string): Promise<string> {
+  const st = await stat(root);
+  const digest = createHash('sha256').update(`${st.dev}:${st.ino}`).digest('hex').slice(0, 32);
+  return `\0xmpp-cluster-data-dir-${digest}`;
+}
+
+/** The listening server, or null when another socket holds the name. */
+function listenAbstract(name: string): Promise<Server | null> {
+  return new Promise((resolve, reject) => {
+    // Nobody is meant to connect; anyone who does is sent away.
+    const server = createServer((socket) => socket.destroy());
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(null) : reject(err)));
+    server.listen(name, () => {
+      // The lock must not keep a process alive that has nothing else to do.
+      server.unref();
+      resolve(server);
+    });
+  });
+}
+
+function lockHandle(name: string, server: Server, pidFile: string): DataDirLock {
+  let released = false;
+  return {
+    release: async () => {
+      if (released) return;
+      released = true;
+      // The pid file first: once the name is free, the next holder writes its own.
+      await unlink(pidFile).catch(() => undefined);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      heldHere.delete(name);
+    },
+  };
 }

@@ -7,7 +7,9 @@ import { LocalRouter, type RouterCounters } from '../router/local-router.js';
 import { StreamError } from '../xmpp/errors.js';
 import { domainNameProblem } from '../xmpp/jid.js';
 import { FileCallbridgeRegistry, type Callbridge } from './callbridge-registry.js';
+import { removeInterruptedWrites } from '../base/atomic-file.js';
 import { OperatorError } from '../base/operator-error.js';
+import { SerialQueue } from '../base/serial-queue.js';
 import { dataDirLayout, type DataDirLayout } from './data-dir.js';
 import { loadIdentity, type NodeIdentity } from './identity.js';
 import { resolveInterfaces } from './interfaces.js';
@@ -18,7 +20,10 @@ import { EMPTY_SETTINGS, loadSettings, saveSettings, type CertificateFiles, type
  * One XMPP node: its settings and call-bridge registry on disk, its
  * component listeners and its router. Every change an operator makes goes
  * through a method here, which validates it whole, persists it, and only
- * then applies it, so nothing is ever half-done.
+ * then applies it, so nothing is ever half-done. Changes run one at a time
+ * (`changes`): each validates against, and builds on, what the previous one
+ * left, and resolves only once it is on disk, so an acknowledged change is
+ * never undone by one that overlapped it.
  */
 
 export const DEFAULT_COMPONENT_PORTS = [5222, 5223];
@@ -37,7 +42,11 @@ export interface XmppNodeOptions {
   serve?: boolean;
   sessionOptions?: Partial<ComponentSessionOptions>;
   authThrottle?: Partial<AuthThrottleOptions>;
+  /** How long to wait for another process (an offline `mmp` edit) to release the data directory; default 10 s. */
+  lockWaitMs?: number;
 }
+
+export const DEFAULT_LOCK_WAIT_MS = 10_000;
 
 export type ServiceState =
   | { state: 'running'; bindings: readonly Binding[] }
@@ -56,6 +65,7 @@ export class XmppNode {
   readonly router: LocalRouter;
   private readonly components: ComponentServer;
   private failure: string | null = null;
+  private readonly changes = new SerialQueue();
 
   private constructor(
     private readonly options: XmppNodeOptions,
@@ -81,8 +91,10 @@ export class XmppNode {
     const layout = dataDirLayout(options.dataDir);
     await mkdir(layout.root, { recursive: true, mode: 0o700 });
     await mkdir(layout.certs, { recursive: true, mode: 0o700 });
-    const lock = await acquireLock(layout.lock);
+    const lock = await acquireLock(layout.root, layout.lock, { waitMs: options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, log: options.log });
     try {
+      const leftovers = await removeInterruptedWrites(layout.root);
+      if (leftovers.length > 0) options.log.info({ module: 'node', event: 'interrupted_writes_removed', files: leftovers }, 'removed temporary files of interrupted writes');
       const identity = await loadIdentity(layout.identity);
       const settings = await loadSettings(layout.settings);
       const registry = await FileCallbridgeRegistry.open(layout.callbridges);
@@ -132,97 +144,112 @@ export class XmppNode {
    * address of the old domain, so each ends with `<host-gone/>` (RFC 6120
    * §4.9.3.5) and its call bridge reconnects to the new one.
    */
-  async setDomain(domain: string): Promise<void> {
-    const problem = domainNameProblem(domain);
-    if (problem) throw new OperatorError(`invalid domain '${domain}': ${problem}`);
-    const next = domain.toLowerCase();
-    const changed = next !== this.current.domain;
-    await this.save({ ...this.current, domain: next });
-    if (changed && this.components.listening) this.components.endAll(new StreamError('host-gone', `this server now serves ${next}`));
+  setDomain(domain: string): Promise<void> {
+    return this.changes.run(async () => {
+      const problem = domainNameProblem(domain);
+      if (problem) throw new OperatorError(`invalid domain '${domain}': ${problem}`);
+      const next = domain.toLowerCase();
+      const changed = next !== this.current.domain;
+      await this.save({ ...this.current, domain: next });
+      if (changed && this.components.listening) this.components.endAll(new StreamError('host-gone', `this server now serves ${next}`));
+    });
   }
 
   /** A running server opens the new interfaces before it closes the old; if one cannot open, nothing changes. */
-  async setListen(words: string[]): Promise<void> {
-    if (words.length === 1 && words[0] === 'none') words = [];
-    else resolveInterfaces(words, this.interfaceLetters());
-    if (this.components.listening) {
-      if (words.length === 0) throw new OperatorError('the XMPP server needs an interface while it runs; disable it first (xmpp disable)');
-      const before = this.bindings();
-      try {
-        await this.components.listen(this.bindings(words));
-      } catch (err) {
-        throw new OperatorError((err as Error).message);
+  setListen(words: string[]): Promise<void> {
+    return this.changes.run(async () => {
+      if (words.length === 1 && words[0] === 'none') words = [];
+      else resolveInterfaces(words, this.interfaceLetters());
+      if (this.components.listening) {
+        if (words.length === 0) throw new OperatorError('the XMPP server needs an interface while it runs; disable it first (xmpp disable)');
+        const before = this.bindings();
+        try {
+          await this.components.listen(this.bindings(words));
+        } catch (err) {
+          throw new OperatorError((err as Error).message);
+        }
+        try {
+          await this.save({ ...this.current, listen: [...words] });
+        } catch (err) {
+          await this.components.listen(before).catch(() => undefined);
+          throw err;
+        }
+        return;
       }
-      try {
-        await this.save({ ...this.current, listen: [...words] });
-      } catch (err) {
-        await this.components.listen(before).catch(() => undefined);
-        throw err;
-      }
-      return;
-    }
-    await this.save({ ...this.current, listen: [...words] });
+      await this.save({ ...this.current, listen: [...words] });
+    });
   }
 
-  async setCertificates(files: CertificateFiles | null): Promise<void> {
-    await this.save({ ...this.current, certs: files });
+  setCertificates(files: CertificateFiles | null): Promise<void> {
+    return this.changes.run(() => this.save({ ...this.current, certs: files }));
   }
 
-  async enable(): Promise<void> {
-    const missing = this.missingForService();
-    if (missing) throw new OperatorError(`cannot enable: ${missing}`);
-    if (this.options.serve !== false && !this.components.listening) {
-      try {
-        await this.startService();
-      } catch (err) {
-        throw new OperatorError(`cannot enable: ${(err as Error).message}`);
+  enable(): Promise<void> {
+    return this.changes.run(async () => {
+      const missing = this.missingForService();
+      if (missing) throw new OperatorError(`cannot enable: ${missing}`);
+      if (this.options.serve !== false && !this.components.listening) {
+        try {
+          await this.startService();
+        } catch (err) {
+          throw new OperatorError(`cannot enable: ${(err as Error).message}`);
+        }
       }
-    }
-    if (!this.current.enabled) {
-      try {
-        await this.save({ ...this.current, enabled: true });
-      } catch (err) {
-        await this.components.stop();
-        throw err;
+      if (!this.current.enabled) {
+        try {
+          await this.save({ ...this.current, enabled: true });
+        } catch (err) {
+          await this.components.stop();
+          throw err;
+        }
       }
-    }
+    });
   }
 
-  async disable(): Promise<void> {
-    if (this.current.enabled) await this.save({ ...this.current, enabled: false });
-    this.failure = null;
-    await this.components.stop();
+  disable(): Promise<void> {
+    return this.changes.run(async () => {
+      if (this.current.enabled) await this.save({ ...this.current, enabled: false });
+      this.failure = null;
+      await this.components.stop();
+    });
   }
 
   /** `xmpp reset`: everything but identity, host key, users and certificate folder. */
-  async reset(): Promise<void> {
-    await this.save({ ...EMPTY_SETTINGS, listen: [] });
-    await this.registry.clear();
-    this.failure = null;
-    await this.components.stop();
+  reset(): Promise<void> {
+    return this.changes.run(async () => {
+      await this.save({ ...EMPTY_SETTINGS, listen: [] });
+      await this.registry.clear();
+      this.failure = null;
+      await this.components.stop();
+    });
   }
 
-  async setClusterEnabled(enabled: boolean): Promise<void> {
-    await this.save({ ...this.current, clusterEnabled: enabled });
+  setClusterEnabled(enabled: boolean): Promise<void> {
+    return this.changes.run(() => this.save({ ...this.current, clusterEnabled: enabled }));
   }
 
   // Call bridges
 
-  async addCallbridge(name: string, secret: string): Promise<void> {
-    await this.registry.add(name, secret);
+  addCallbridge(name: string, secret: string): Promise<void> {
+    return this.changes.run(() => this.registry.add(name, secret));
   }
 
-  async removeCallbridge(name: string): Promise<Callbridge> {
-    const existing = this.registry.get(name);
-    if (!existing) throw new OperatorError(`no callbridge named ${name}`);
-    await this.registry.remove(name);
-    this.components.endCallbridge(name, new StreamError('not-authorized', 'this call bridge was removed from the server'));
-    return existing;
+  removeCallbridge(name: string): Promise<Callbridge> {
+    return this.changes.run(async () => {
+      const existing = this.registry.get(name);
+      if (!existing) throw new OperatorError(`no callbridge named ${name}`);
+      await this.registry.remove(name);
+      this.components.endCallbridge(name, new StreamError('not-authorized', 'this call bridge was removed from the server'));
+      return existing;
+    });
   }
 
-  async close(): Promise<void> {
-    await this.components.stop();
-    await this.lock.release();
+  /** Waits for the changes already asked for, so that none is cut off half-way. */
+  close(): Promise<void> {
+    return this.changes.run(async () => {
+      await this.components.stop();
+      await this.lock.release();
+    });
   }
 
   // Internals

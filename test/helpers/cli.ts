@@ -41,16 +41,16 @@ export class CliProcess {
   stderr = '';
   readonly exited: Promise<number | null>;
   readonly child: ChildProcess;
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.child.stdout!.on('data', (d) => (this.stdout += d));
     this.child.stderr!.on('data', (d) => (this.stderr += d));
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
   }
-  async waitForOutput(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+  async waitForOutput(pattern: RegExp, timeoutMs = 15_000, stream: 'stdout' | 'stderr' = 'stdout'): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const m = pattern.exec(this.stdout);
+      const m = pattern.exec(this[stream]);
       if (m) return m;
       if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`no ${pattern} in output; stdout: ${this.stdout} stderr: ${this.stderr.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 50));

@@ -112,7 +112,7 @@ export const PASSWORD_ONLY = ['-o', 'PubkeyAuthentication=no', '-o', 'PreferredA
 
 /** `ssh admin@127.0.0.1 '<command>'` with a password given through sshpass (SSHPASS, never argv). */
 export function sshExec(
-  node: TestNode,
+  node: { server: { port: number } },
   command: string | undefined,
   options: { password?: string; user?: string; input?: string; bind?: string; extra?: string[] } = {},
 ): Promise<RunResult> {
