@@ -22,6 +22,7 @@ interface XmppComponent extends EventEmitter {
   authenticate(id: string, secret: string): Promise<void>;
   send(element: Element): Promise<void>;
   stop(): Promise<void>;
+  socketParameters(service: string): Record<string, unknown> | undefined;
 }
 
 export interface CallBridgeOptions {
@@ -32,6 +33,8 @@ export interface CallBridgeOptions {
   domain: string;
   host: string;
   port: number;
+  /** The source address to connect from (tests: call bridges behind different addresses). */
+  localAddress?: string;
   /** Ask for the bare name in the stream header, as a CMS call bridge does. */
   bareName?: boolean;
   /** Answer every message with the same body. */
@@ -76,6 +79,11 @@ export class CallBridge extends EventEmitter {
     const address = `${options.name}.${options.domain}`;
     const entity = new Component({ service, domain: options.bareName ? options.name : address });
     const bridge = new CallBridge(entity, options);
+    if (options.localAddress) {
+      // connection-tcp builds net.connect's options here; it has no setting for the source address.
+      const parameters = entity.socketParameters.bind(entity);
+      entity.socketParameters = (s) => ({ ...parameters(s), localAddress: options.localAddress });
+    }
     entity.on('stanza', (el: Element) => bridge.onStanza(el));
     entity.on('error', (err: Error & { condition?: string }) => bridge.emit('stream-error', err));
     entity.on('status', (status: string) => {

@@ -5,6 +5,8 @@ import { StreamError } from '../xmpp/errors.js';
 import { normalizeAddress } from '../xmpp/xmpp-stream.js';
 import { AuthThrottle, DEFAULT_AUTH_THROTTLE, type AuthThrottleOptions } from './auth-throttle.js';
 import { ComponentSession, DEFAULT_SESSION_OPTIONS, type ComponentSessionInfo, type ComponentSessionOptions } from './component-session.js';
+import { EvictionLog } from './eviction-log.js';
+import { DEFAULT_PREAUTH_LIMITS, PreauthQueue, type PreauthLimit, type PreauthLimits } from './preauth-queue.js';
 
 /**
  * The XEP-0114 listeners (5222 and 5223 by default, on every listening
@@ -24,6 +26,8 @@ export interface ComponentServerContext {
   now?: () => number;
   options?: Partial<ComponentSessionOptions>;
   throttle?: Partial<AuthThrottleOptions>;
+  /** Caps on connections not yet authenticated (see PreauthQueue). */
+  preauth?: Partial<PreauthLimits>;
 }
 
 export class ListenError extends Error {
@@ -48,10 +52,16 @@ export class ComponentServer {
   private readonly sessions = new Set<ComponentSession>();
   private readonly throttle: AuthThrottle;
   private readonly options: ComponentSessionOptions;
+  /** Sessions from accept until their handshake succeeds or they end. */
+  private readonly preauth: PreauthQueue<ComponentSession>;
+  private readonly evictions: EvictionLog;
 
   constructor(private readonly ctx: ComponentServerContext) {
     this.options = { ...DEFAULT_SESSION_OPTIONS, ...ctx.options };
     this.throttle = new AuthThrottle({ ...DEFAULT_AUTH_THROTTLE, ...ctx.throttle });
+    const limits = { ...DEFAULT_PREAUTH_LIMITS, ...ctx.preauth };
+    this.preauth = new PreauthQueue(limits);
+    this.evictions = new EvictionLog(ctx.log, limits.logIntervalMs);
   }
 
   get listening(): boolean {
@@ -94,6 +104,7 @@ export class ComponentServer {
     const listeners = this.listeners;
     this.listeners = [];
     this.endAll(error);
+    this.evictions.stop();
     await Promise.all(listeners.map((l) => closeServer(l.server)));
   }
 
@@ -131,16 +142,7 @@ export class ComponentServer {
   }
 
   private accept(socket: Socket): void {
-    // A flood of connections that never authenticate must not exhaust the
-    // node: each address may have a few waiting at once.
     const address = normalizeAddress(socket.remoteAddress ?? '');
-    let waiting = 0;
-    for (const s of this.sessions) if (!s.isOnline && s.remoteAddress === address) waiting++;
-    if (waiting >= MAX_UNAUTHENTICATED_PER_ADDRESS) {
-      this.ctx.log.warn({ event: 'too_many_unauthenticated', peer: address }, 'connection refused: too many unauthenticated connections from this address');
-      socket.destroy();
-      return;
-    }
     const session = new ComponentSession(socket, {
       domain: this.ctx.domain,
       secretFor: this.ctx.secretFor,
@@ -149,13 +151,38 @@ export class ComponentServer {
       log: this.ctx.log,
       now: this.ctx.now ?? Date.now,
       options: this.options,
-      ended: (s) => this.sessions.delete(s),
+      authenticated: (s) => this.preauth.remove(s),
+      ended: (s) => {
+        this.sessions.delete(s);
+        this.preauth.remove(s);
+      },
     });
     this.sessions.add(session);
+    // A flood of connections that never authenticate must neither exhaust
+    // the node nor keep a call bridge out: past a cap, the oldest waiting
+    // connection goes, not the new one (PreauthQueue says why).
+    for (const e of this.preauth.add(address, session)) {
+      this.evictions.record(e.address, e.limit);
+      e.item.end(EVICTED[e.limit]);
+    }
   }
 }
 
-const MAX_UNAUTHENTICATED_PER_ADDRESS = 32;
+/**
+ * RFC 6120 §4.9.3.17 resource-constraint: "the server lacks the system
+ * resources necessary to service the stream". That is the case: the slots
+ * for waiting connections are full, and the connection closed is not at
+ * fault, since it may be a slow but honest peer pushed out by a flood, so
+ * policy-violation (§4.9.3.14, the entity broke a rule) would blame it
+ * wrongly; connection-timeout (§4.9.3.4, the peer seems to have lost the
+ * ability to communicate) claims what we do not know. A peer that reads
+ * resource-constraint may retry later, which suits an honest one.
+ * Built once: a flood sends this thousands of times a second.
+ */
+const EVICTED: Record<PreauthLimit, StreamError> = {
+  address: new StreamError('resource-constraint', 'too many connections from this address are waiting to authenticate; the oldest is closed to make room'),
+  total: new StreamError('resource-constraint', 'too many connections are waiting to authenticate; the oldest is closed to make room'),
+};
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));

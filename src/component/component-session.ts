@@ -39,6 +39,8 @@ export interface ComponentSessionContext {
   log: Logger;
   now(): number;
   options: ComponentSessionOptions;
+  /** Told when the handshake succeeded: the session no longer counts as waiting to authenticate. */
+  authenticated(session: ComponentSession): void;
   /** Told when the session ends, so the listener can forget it. */
   ended(session: ComponentSession): void;
 }
@@ -75,6 +77,8 @@ export class ComponentSession implements Route {
   private waiting: Route[] = [];
   private held = false;
   private stallTimer: NodeJS.Timeout | undefined;
+  /** The delayed <not-authorized/> of a failed handshake (the auth throttle's delay). */
+  private failureTimer: NodeJS.Timeout | undefined;
 
   constructor(
     socket: Socket,
@@ -213,13 +217,14 @@ export class ComponentSession implements Route {
     );
     const delay = this.ctx.throttle.failure(this.stream.remoteAddress, this.ctx.now());
     this.stream.pause();
-    setTimeout(() => this.stream.fail(new StreamError('not-authorized', 'authentication failure')), delay);
+    this.failureTimer = setTimeout(() => this.stream.fail(new StreamError('not-authorized', 'authentication failure')), delay);
   }
 
   private authenticated(): void {
     this.ctx.throttle.success(this.stream.remoteAddress);
     this.state = 'online';
     this.since = new Date(this.ctx.now());
+    this.ctx.authenticated(this);
     this.stream.send('<handshake/>');
     this.ctx.router.attach(this);
     this.ctx.log.info({ event: 'component_connected', component: this.address, peer: this.peer }, 'call bridge connected');
@@ -251,6 +256,8 @@ export class ComponentSession implements Route {
     const wasOnline = this.state === 'online';
     this.state = 'closed';
     if (this.stallTimer) clearTimeout(this.stallTimer);
+    // Closed early (evicted, shut down): no answer is due any more.
+    if (this.failureTimer) clearTimeout(this.failureTimer);
     if (wasOnline) {
       this.ctx.router.detach(this);
       this.ctx.log.info(

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { ComponentServer, ListenError, type Binding } from '../component/component-server.js';
 import type { AuthThrottleOptions } from '../component/auth-throttle.js';
 import type { ComponentSessionInfo, ComponentSessionOptions } from '../component/component-session.js';
+import type { PreauthLimits } from '../component/preauth-queue.js';
 import type { Logger } from '../observability/logger.js';
 import { LocalRouter, type RouterCounters } from '../router/local-router.js';
 import { StreamError } from '../xmpp/errors.js';
@@ -42,6 +43,7 @@ export interface XmppNodeOptions {
   serve?: boolean;
   sessionOptions?: Partial<ComponentSessionOptions>;
   authThrottle?: Partial<AuthThrottleOptions>;
+  preauthLimits?: Partial<PreauthLimits>;
   /** How long to wait for another process (an offline `mmp` edit) to release the data directory; default 10 s. */
   lockWaitMs?: number;
 }
@@ -83,6 +85,7 @@ export class XmppNode {
       log: options.log.child({ module: 'component' }),
       options: options.sessionOptions,
       throttle: options.authThrottle,
+      preauth: options.preauthLimits,
     });
   }
 

@@ -19,9 +19,10 @@ export class RawClient {
     this.closed = new Promise((resolve) => socket.on('close', () => resolve()));
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /** `localAddress`: the source address, e.g. 127.0.0.7 (all of 127/8 is loopback on Linux). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host }, () => resolve(new RawClient(socket)));
+      const socket = connect({ port, host, localAddress }, () => resolve(new RawClient(socket)));
       socket.once('error', reject);
     });
   }

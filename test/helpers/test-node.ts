@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import type { AuthThrottleOptions } from '../../src/component/auth-throttle.js';
 import type { ComponentSessionOptions } from '../../src/component/component-session.js';
+import type { PreauthLimits } from '../../src/component/preauth-queue.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { XmppNode } from '../../src/node/xmpp-node.js';
 
@@ -44,11 +46,27 @@ export async function tempDir(prefix = 'xmpp-cluster-'): Promise<string> {
 
 /** An enabled node on 127.0.0.1, ephemeral ports, domain example.test, the given call bridges. */
 export async function startTestNode(
-  options: { callbridges?: Record<string, string>; sessionOptions?: Partial<ComponentSessionOptions>; dataDir?: string; domain?: string } = {},
+  options: {
+    callbridges?: Record<string, string>;
+    sessionOptions?: Partial<ComponentSessionOptions>;
+    authThrottle?: Partial<AuthThrottleOptions>;
+    preauthLimits?: Partial<PreauthLimits>;
+    dataDir?: string;
+    domain?: string;
+  } = {},
 ): Promise<TestNode> {
   const dataDir = options.dataDir ?? (await tempDir());
   const log = new LogCapture();
-  const node = await XmppNode.open({ dataDir, name: 'xmpp1', address: '127.0.0.1', componentPorts: [0, 0], log: log.logger, sessionOptions: options.sessionOptions, authThrottle: { baseDelayMs: 20, maxDelayMs: 2000 } });
+  const node = await XmppNode.open({
+    dataDir,
+    name: 'xmpp1',
+    address: '127.0.0.1',
+    componentPorts: [0, 0],
+    log: log.logger,
+    sessionOptions: options.sessionOptions,
+    authThrottle: { baseDelayMs: 20, maxDelayMs: 2000, ...options.authThrottle },
+    preauthLimits: options.preauthLimits,
+  });
   if (!node.settings().domain) await node.setDomain(options.domain ?? 'example.test');
   if (node.settings().listen.length === 0) await node.setListen(['a']);
   const secrets = options.callbridges ?? { cb1: 'secret-one-1234567890', cb2: 'secret-two-1234567890' };
