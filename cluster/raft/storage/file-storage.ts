@@ -6,17 +6,18 @@
  * back to the last good record and logged; damage anywhere else, or in the
  * snapshot, is an error that stops the node.
  *
- * The whole log is also held in memory (StoredLog): the cluster state is
- * small and compaction keeps the log short.
+ * The whole log is also held in memory, and every read is answered from it
+ * (StoredLogStorage): the cluster state is small and compaction keeps the
+ * log short.
  */
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RaftLogger } from '../config.js';
-import type { ConfState, Entry, Snapshot } from '../messages.js';
-import { StoredLog } from './memory-log.js';
+import type { ConfState, Snapshot } from '../messages.js';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 import { syncDirectorySync } from './fs-sync.js';
-import type { InitialState, RaftStorage, StorageBatch } from './storage.js';
+import type { StorageBatch } from './storage.js';
+import { StoredLogStorage } from './stored-log-storage.js';
 import { encodeRecord, parseRecord, type WalRecord } from './wal-records.js';
 
 export interface FileStorageOptions {
@@ -42,8 +43,7 @@ const SEGMENT = /^wal-(\d{10})\.log$/;
 const TEMPORARY = /^\.(?:wal-\d{10}\.log|snapshot\.bin)\.tmp$/;
 const segmentName = (seq: number) => `wal-${String(seq).padStart(10, '0')}.log`;
 
-export class FileStorage implements RaftStorage {
-  private readonly log = new StoredLog();
+export class FileStorage extends StoredLogStorage {
   private fd = -1;
   private seq = 0;
   private size = 0;
@@ -51,6 +51,7 @@ export class FileStorage implements RaftStorage {
   private readonly logger: RaftLogger;
 
   private constructor(private readonly dir: string, options: FileStorageOptions) {
+    super();
     this.segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
     this.logger = options.logger ?? (() => undefined);
   }
@@ -94,13 +95,7 @@ export class FileStorage implements RaftStorage {
   private adoptNewerSnapshot(): void {
     const { index, term } = this.log.snap.metadata;
     if (index === 0) return;
-    let held: number | undefined;
-    try {
-      held = this.log.term(index);
-    } catch {
-      held = undefined;
-    }
-    if (held !== term) this.log.ents = [{ index, term, type: 'normal', data: new Uint8Array(0) }];
+    if (this.log.heldTerm(index) !== term) this.log.restartAfter(index, term);
     if (this.log.hardState.commit < index) this.log.hardState = { ...this.log.hardState, commit: index };
   }
 
@@ -134,7 +129,7 @@ export class FileStorage implements RaftStorage {
     switch (r.kind) {
       case 'start':
       case 'snapshot':
-        this.log.ents = [{ index: r.index, term: r.term, type: 'normal', data: new Uint8Array(0) }];
+        this.log.restartAfter(r.index, r.term);
         return;
       case 'entries':
         this.log.append(r.entries);
@@ -151,9 +146,9 @@ export class FileStorage implements RaftStorage {
    * leaves either the old segments or the complete new one.
    */
   private checkpoint(seq: number): void {
-    const dummy = this.log.ents[0]!;
-    const records: WalRecord[] = [{ kind: 'start', index: dummy.index, term: dummy.term }];
-    if (this.log.ents.length > 1) records.push({ kind: 'entries', entries: this.log.ents.slice(1) });
+    const after = this.log.firstIndex() - 1;
+    const records: WalRecord[] = [{ kind: 'start', index: after, term: this.log.term(after) }];
+    if (this.log.lastIndex() > after) records.push({ kind: 'entries', entries: this.log.entries(after + 1, this.log.lastIndex() + 1) });
     records.push({ kind: 'hard-state', hardState: this.log.hardState });
     const bytes = Buffer.concat(records.map(encodeRecord));
     const tmp = join(this.dir, `.${segmentName(seq)}.tmp`);
@@ -174,28 +169,7 @@ export class FileStorage implements RaftStorage {
     this.fd = openSync(join(this.dir, segmentName(seq)), 'a', 0o600);
   }
 
-  // ---- read side (RaftStorage) -------------------------------------------
-
-  initialState(): InitialState {
-    return this.log.initialState();
-  }
-  entries(lo: number, hi: number): Entry[] {
-    return this.log.entries(lo, hi);
-  }
-  term(index: number): number {
-    return this.log.term(index);
-  }
-  firstIndex(): number {
-    return this.log.firstIndex();
-  }
-  lastIndex(): number {
-    return this.log.lastIndex();
-  }
-  snapshot(): Snapshot {
-    return this.log.snapshot();
-  }
-
-  // ---- write side --------------------------------------------------------
+  // ---- write side (reads come from StoredLogStorage) ----------------------
 
   save(batch: StorageBatch): void {
     const records: WalRecord[] = [];

@@ -15,7 +15,7 @@ export class StoredLog {
   hardState: HardState = EMPTY_HARD_STATE;
   snap: Snapshot = EMPTY_SNAPSHOT;
   /** entries[0] is the dummy at snap.metadata.index. */
-  ents: Entry[] = [{ index: 0, term: 0, type: 'normal', data: EMPTY_DATA }];
+  private ents: Entry[] = [dummyAt(0, 0)];
 
   initialState(): InitialState {
     return { hardState: this.hardState, confState: this.snap.metadata.confState };
@@ -39,6 +39,11 @@ export class StoredLog {
     return this.ents[index - this.offset]!.term;
   }
 
+  /** term(index), or undefined where term() would throw. */
+  heldTerm(index: number): number | undefined {
+    return index < this.offset || index > this.lastIndex() ? undefined : this.ents[index - this.offset]!.term;
+  }
+
   entries(lo: number, hi: number): Entry[] {
     if (lo <= this.offset) throw new LogCompactedError(lo);
     if (hi > this.lastIndex() + 1) throw new LogUnavailableError(hi - 1);
@@ -53,7 +58,12 @@ export class StoredLog {
     // An older snapshot than the one held would roll the state machine back.
     if (snap.metadata.index <= this.snap.metadata.index) return;
     this.snap = snap;
-    this.ents = [{ index: snap.metadata.index, term: snap.metadata.term, type: 'normal', data: EMPTY_DATA }];
+    this.restartAfter(snap.metadata.index, snap.metadata.term);
+  }
+
+  /** Drops every entry: the log continues after (index, term), and term(index) still answers. */
+  restartAfter(index: number, term: number): void {
+    this.ents = [dummyAt(index, term)];
   }
 
   /** Appends, replacing the tail from the first new index on (a leader overwrote a conflicting suffix, §5.3). */
@@ -89,7 +99,11 @@ export class StoredLog {
     if (index > this.snap.metadata.index) {
       throw new RaftUsageError(`cannot compact to ${index}: latest snapshot is at ${this.snap.metadata.index}`);
     }
-    const dummy = this.ents[index - this.offset]!;
-    this.ents = [{ index: dummy.index, term: dummy.term, type: 'normal', data: EMPTY_DATA }, ...this.ents.slice(index - this.offset + 1)];
+    const last = this.ents[index - this.offset]!;
+    this.ents = [dummyAt(last.index, last.term), ...this.ents.slice(index - this.offset + 1)];
   }
+}
+
+function dummyAt(index: number, term: number): Entry {
+  return { index, term, type: 'normal', data: EMPTY_DATA };
 }

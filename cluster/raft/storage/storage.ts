@@ -16,15 +16,22 @@ export interface StorageBatch {
   readonly snapshot?: Snapshot | undefined;
 }
 
+/**
+ * One behaviour suite pins this contract for every implementation
+ * (test/cluster/raft/storage-behaviour.ts).
+ */
 export interface RaftStorage {
+  /** The last hard state saved, and the configuration of the latest snapshot. */
   initialState(): InitialState;
   /** Entries in [lo, hi). Throws LogCompactedError below firstIndex, LogUnavailableError past lastIndex. */
   entries(lo: number, hi: number): Entry[];
-  /** Term of the entry at index; firstIndex-1 answers with the snapshot's term. Throws like entries(). */
+  /** Term of the entry at index; firstIndex-1 (the compaction point) still answers. Throws like entries(). */
   term(index: number): number;
-  /** The first index still held as an entry (snapshot index + 1). */
+  /** The first index still held as an entry: one past the compaction point, which is at or below the snapshot's index. */
   firstIndex(): number;
+  /** firstIndex-1 when no entries are held. */
   lastIndex(): number;
+  /** The latest snapshot; index 0 and empty data before the first. */
   snapshot(): Snapshot;
 
   /**
@@ -33,9 +40,16 @@ export interface RaftStorage {
    * would survive a crash: the Ready's messages may be sent after this.
    */
   save(batch: StorageBatch): void;
-  /** Records a snapshot of the applied state at `index` (≤ applied) so the log below can be compacted. */
+  /**
+   * Records a snapshot of the applied state at `index` (≤ applied) so the log
+   * up to it can be compacted; at or below the latest snapshot it returns
+   * that one unchanged.
+   */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot;
-  /** Drops entries before `index`; `index` must not be past the latest snapshot. */
+  /**
+   * Drops the entries up to and including `index`, whose term stays readable
+   * as term(firstIndex-1); `index` must not be past the latest snapshot.
+   */
   compact(index: number): void;
 }
 

@@ -62,6 +62,7 @@ export async function startMmpSshServer(options: MmpSshServerOptions): Promise<M
   await mkdir(certFolder, { recursive: true, mode: 0o700 });
   const hostKey = await loadOrCreateHostKey(options.dataDir);
   if (hostKey.created) logger.info({ event: 'host-key-created', path: hostKey.path, fingerprint: hostKey.fingerprint }, 'SSH host key created');
+  if (hostKey.repaired) logger.warn({ event: 'host-key-repaired', path: hostKey.path, fingerprint: hostKey.fingerprint }, 'SSH host key file rewritten: an earlier version wrote it damaged; the key is unchanged');
 
   const guard = new LoginGuard({ ...DEFAULT_LOGIN_POLICY, ...options.loginPolicy });
   const authenticator = new Authenticator({ users: options.users, guard, authorizedKeysPath: join(options.dataDir, AUTHORIZED_KEYS_FILE), logger });
