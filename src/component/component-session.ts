@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../observability/logger.js';
-import type { Route, Router, StanzaName } from '../router/router.js';
+import type { HoldReason, Route, Router, StanzaName } from '../router/router.js';
 import { StreamError } from '../xmpp/errors.js';
 import { domainOf } from '../xmpp/jid.js';
 import { NS_COMPONENT, NS_STREAM } from '../xmpp/namespaces.js';
 import { parseStanza, streamHeader } from '../xmpp/stanza.js';
-import { SEND_HIGH_WATER, XmppStream, type CloseReason } from '../xmpp/xmpp-stream.js';
+import { XmppStream, type CloseReason } from '../xmpp/xmpp-stream.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { newStreamId, verifyHandshake } from './handshake.js';
 
@@ -73,9 +73,8 @@ export class ComponentSession implements Route {
   private since = new Date(0);
   stanzasIn = 0;
   stanzasOut = 0;
-  /** Routes held back until this one drains. */
-  private waiting: Route[] = [];
-  private held = false;
+  /** Told once when the send queue drains or the session ends (Route.onDrained). */
+  private drainWaiters: Array<() => void> = [];
   private stallTimer: NodeJS.Timeout | undefined;
   /** The delayed <not-authorized/> of a failed handshake (the auth throttle's delay). */
   private failureTimer: NodeJS.Timeout | undefined;
@@ -90,7 +89,7 @@ export class ComponentSession implements Route {
         streamStart: (name, attrs) => this.onStreamStart(name, attrs),
         element: (name, attrs, raw) => this.onElement(name, attrs, raw),
         closed: (reason) => this.onClosed(reason),
-        drained: () => this.onDrained(),
+        drained: () => this.drained(),
       },
       {
         maxStanzaSize: ctx.options.maxStanzaSize,
@@ -129,10 +128,10 @@ export class ComponentSession implements Route {
   }
 
   // Route
+  /** Over the mark, the stream stops reading this call bridge by itself until it drains. */
   deliver(raw: string): boolean {
     this.stanzasOut++;
-    this.stream.send(raw);
-    if (this.stream.backlog + this.stream.queued < SEND_HIGH_WATER) return true;
+    if (this.stream.send(raw)) return true;
     this.startStallTimer();
     return false;
   }
@@ -141,25 +140,25 @@ export class ComponentSession implements Route {
     this.stream.fail(new StreamError('conflict', 'replaced by a new connection for this call bridge'));
   }
 
-  holdUntilDrained(target: Route): void {
-    if (this.held || !(target instanceof ComponentSession)) return;
-    this.held = true;
-    this.stream.pause();
-    target.waiting.push(this);
+  onDrained(callback: () => void): void {
+    if (this.state === 'closed') return callback();
+    this.drainWaiters.push(callback);
   }
 
-  private release(): void {
-    if (!this.held) return;
-    this.held = false;
-    this.stream.resume();
+  hold(reason: HoldReason): void {
+    this.stream.hold(reason);
   }
 
-  private onDrained(): void {
+  release(reason: HoldReason): void {
+    this.stream.release(reason);
+  }
+
+  private drained(): void {
     if (this.stallTimer) clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const w of waiting) (w as ComponentSession).release();
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
   }
 
   private startStallTimer(): void {
@@ -266,8 +265,7 @@ export class ComponentSession implements Route {
       );
     }
     // Whoever waited for us must not wait forever.
-    this.onDrained();
-    this.release();
+    this.drained();
     this.ctx.ended(this);
   }
 }

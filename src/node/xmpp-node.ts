@@ -4,7 +4,8 @@ import type { AuthThrottleOptions } from '../component/auth-throttle.js';
 import type { ComponentSessionInfo, ComponentSessionOptions } from '../component/component-session.js';
 import type { PreauthLimits } from '../component/preauth-queue.js';
 import type { Logger } from '../observability/logger.js';
-import { LocalRouter, type RouterCounters } from '../router/local-router.js';
+import { LocalRouter } from '../router/local-router.js';
+import type { Router, RouterCounters } from '../router/router.js';
 import { StreamError } from '../xmpp/errors.js';
 import { domainNameProblem } from '../xmpp/jid.js';
 import { FileCallbridgeRegistry, type Callbridge } from './callbridge-registry.js';
@@ -46,6 +47,15 @@ export interface XmppNodeOptions {
   preauthLimits?: Partial<PreauthLimits>;
   /** How long to wait for another process (an offline `mmp` edit) to release the data directory; default 10 s. */
   lockWaitMs?: number;
+  /** Builds the router the sessions hand stanzas to; a LocalRouter by default (one node, no federation). */
+  router?: (env: RouterEnvironment) => Router;
+}
+
+/** What the node gives the router it builds. */
+export interface RouterEnvironment {
+  /** The XMPP domain served now; it changes with `xmpp domain`. */
+  domain: () => string;
+  log: Logger;
 }
 
 export const DEFAULT_LOCK_WAIT_MS = 10_000;
@@ -64,7 +74,7 @@ export interface NodeStatus {
 
 export class XmppNode {
   readonly layout: DataDirLayout;
-  readonly router: LocalRouter;
+  readonly router: Router;
   private readonly components: ComponentServer;
   private failure: string | null = null;
   private readonly changes = new SerialQueue();
@@ -77,7 +87,8 @@ export class XmppNode {
     private readonly lock: DataDirLock,
   ) {
     this.layout = dataDirLayout(options.dataDir);
-    this.router = new LocalRouter(() => this.current.domain ?? '', options.log.child({ module: 'router' }));
+    const env: RouterEnvironment = { domain: () => this.current.domain ?? '', log: options.log.child({ module: 'router' }) };
+    this.router = options.router ? options.router(env) : new LocalRouter(env);
     this.components = new ComponentServer({
       domain: () => this.current.domain ?? '',
       secretFor: (name) => this.registry.get(name)?.secret,

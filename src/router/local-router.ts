@@ -1,16 +1,16 @@
 import type { Logger } from '../observability/logger.js';
 import { StanzaError } from '../xmpp/errors.js';
 import { errorReply } from '../xmpp/stanza.js';
-import type { Route, Router, Stanza } from './router.js';
+import { HeldSenders } from './held-senders.js';
+import type { RemoteRoutes, Route, Router, RouterCounters, Stanza } from './router.js';
 import { answerServerStanza } from './server-domain.js';
 
-/** What the router counts; read by `xmpp status` and the metrics endpoint. */
-export interface RouterCounters {
-  routed: number;
-  bounced: number;
-  /** Undeliverable stanzas that get no bounce (errors, iq results). */
-  dropped: number;
-  answered: number;
+export interface LocalRouterOptions {
+  /** The XMPP domain this node serves; a function because `xmpp domain` may change it. */
+  domain: () => string;
+  log: Logger;
+  /** Federation's routes to other domains; without them such stanzas bounce. */
+  remote?: RemoteRoutes;
 }
 
 /**
@@ -19,13 +19,17 @@ export interface RouterCounters {
  */
 export class LocalRouter implements Router {
   private readonly routes = new Map<string, Route>();
+  private readonly held = new HeldSenders();
   readonly counters: RouterCounters = { routed: 0, bounced: 0, dropped: 0, answered: 0 };
+  private readonly domain: () => string;
+  private readonly log: Logger;
+  private readonly remote: RemoteRoutes | undefined;
 
-  constructor(
-    /** The XMPP domain this node serves; a function because `xmpp domain` may change it. */
-    private readonly domain: () => string,
-    private readonly log: Logger,
-  ) {}
+  constructor(options: LocalRouterOptions) {
+    this.domain = options.domain;
+    this.log = options.log;
+    this.remote = options.remote;
+  }
 
   attach(route: Route): void {
     const old = this.routes.get(route.address);
@@ -47,19 +51,26 @@ export class LocalRouter implements Router {
 
   route(stanza: Stanza, origin: Route): void {
     const target = this.routes.get(stanza.toDomain) ?? this.alias(stanza.toDomain);
-    if (target !== undefined) {
-      this.counters.routed++;
-      if (!target.deliver(stanza.raw)) origin.holdUntilDrained(target);
-      return;
-    }
+    if (target !== undefined) return this.deliver(stanza, target, origin);
     const domain = this.domain();
     if (stanza.toDomain === domain) {
       const reply = answerServerStanza(stanza, { domain, components: () => this.routes.keys() });
       this.counters.answered++;
+      // A full queue here holds the origin by itself (Route.deliver): a peer
+      // that pings and never reads stops being read.
       if (reply !== null) origin.deliver(reply);
       return;
     }
+    if (this.remote !== undefined && isRemote(stanza.toDomain, domain)) {
+      const remote = this.remote.routeFor(stanza);
+      if (remote !== undefined) return this.deliver(stanza, remote, origin);
+    }
     this.bounce(stanza, origin, domain);
+  }
+
+  private deliver(stanza: Stanza, target: Route, origin: Route): void {
+    this.counters.routed++;
+    if (!target.deliver(stanza.raw)) this.held.holdUntilDrained(origin, target);
   }
 
   /** CMS call bridges are named without the domain: `cb1` is `cb1.<domain>`. */
@@ -83,4 +94,12 @@ export class LocalRouter implements Router {
     this.counters.bounced++;
     origin.deliver(errorReply(stanza.name, stanza.attrs, error));
   }
+}
+
+/**
+ * Another server's domain: not ours, not under ours (a component of ours that
+ * is not connected), and not a bare name (CMS's alias for one of our call bridges).
+ */
+function isRemote(toDomain: string, domain: string): boolean {
+  return toDomain.indexOf('.') !== -1 && !toDomain.endsWith(`.${domain}`);
 }

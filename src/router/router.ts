@@ -16,19 +16,53 @@ export interface Stanza {
   readonly toDomain: string;
 }
 
-/** A connected, authenticated endpoint that stanzas can be delivered to. */
+/**
+ * Why a route stops taking stanzas from its peer, compared by identity: the
+ * route it waits for, or a reason of the route's own (its queue is full).
+ */
+export type HoldReason = object;
+
+/**
+ * An endpoint stanzas can be delivered to: a call bridge's session, a link to
+ * a peer node, a federated server. Back-pressure is part of every route, so
+ * no peer can make the server queue without end, whatever kind of route it is.
+ */
 export interface Route {
-  /** The component address it serves, lowercased, e.g. cb1.example.test. */
+  /** The address it serves, lowercased: a component (cb1.example.test) or a remote domain. */
   readonly address: string;
   /**
-   * Queues a stanza's text for the peer. Returns false when the peer is not
-   * keeping up; the router then holds back the sender until it drains.
+   * Queues a stanza's text for the peer. Returns false when the queue is over
+   * its high-water mark. The route then stops taking stanzas from its own
+   * peer until the queue drains, whoever filled it (the router's answers and
+   * bounces go back to the sender through here), and the router holds back
+   * the sender, if another route, until it drains.
    */
   deliver(raw: string): boolean;
   /** Another connection took over this address: end with `<conflict/>`. */
   replaced(): void;
-  /** Called once, when `target` drains, if this route was held back for it. */
-  holdUntilDrained(target: Route): void;
+  /**
+   * Calls `callback` once, when the queue has drained below its mark or the
+   * route has ended; a route that has ended already calls it at once.
+   */
+  onDrained(callback: () => void): void;
+  /**
+   * Stops taking stanzas from the peer for `reason`. Holds compose: the route
+   * reads again only when every reason it was held for is released. Holding
+   * twice for the same reason is one hold.
+   */
+  hold(reason: HoldReason): void;
+  release(reason: HoldReason): void;
+}
+
+/** What a router counts; read by `xmpp status` and the metrics endpoint. */
+export interface RouterCounters {
+  /** Handed to a route: a component's, a peer node's, a remote domain's. */
+  routed: number;
+  bounced: number;
+  /** Undeliverable stanzas that get no bounce (errors, iq results). */
+  dropped: number;
+  /** Addressed to the server's domain and taken by the server itself. */
+  answered: number;
 }
 
 export interface Router {
@@ -38,4 +72,21 @@ export interface Router {
   detach(route: Route): void;
   /** Delivers, answers or bounces one stanza that `origin` sent. */
   route(stanza: Stanza, origin: Route): void;
+  /** Live counts since the router started. */
+  readonly counters: Readonly<RouterCounters>;
+}
+
+/**
+ * Routes to domains this node neither is nor serves a component of
+ * (federation), as Prosody's `route/remote` event: asked before the router
+ * bounces with `<remote-server-not-found/>`.
+ */
+export interface RemoteRoutes {
+  /**
+   * The route that carries `stanza` to its remote domain, or undefined when
+   * there is none. The router delivers through it, with back-pressure, and
+   * counts it as routed; errors and results go too, as they are replies the
+   * remote side waits for.
+   */
+  routeFor(stanza: Stanza): Route | undefined;
 }

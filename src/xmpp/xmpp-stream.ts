@@ -14,7 +14,7 @@ export interface XmppStreamHandler {
   element(name: string, attrs: Record<string, string>, raw: string): void;
   /** The peer closed the stream, or the socket ended or failed. Called once. */
   closed(reason: CloseReason): void;
-  /** The socket's send buffer drained below its high-water mark. */
+  /** The socket's send buffer drained (the stream reads again if nothing else holds it). */
   drained?(): void;
 }
 
@@ -37,6 +37,9 @@ export interface XmppStreamOptions {
 /** Above this many unsent bytes a stream counts as congested. */
 export const SEND_HIGH_WATER = 1024 * 1024;
 
+/** The hold a stream puts on itself while its own send queue is over the mark. */
+const OWN_BACKLOG = Object.freeze({ reason: 'own send queue over its high-water mark' });
+
 export class XmppStream implements StreamHandler {
   private readonly parser: StreamParser;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
@@ -47,6 +50,10 @@ export class XmppStream implements StreamHandler {
   private closing = false;
   private finished = false;
   private deadline: NodeJS.Timeout | undefined;
+  /** Why the socket is not read now; it is read again when none is left. */
+  private readonly holds = new Set<object>();
+  /** send() reported the queue over its mark, and `drained` has not been told since. */
+  private congested = false;
   readonly remoteAddress: string;
   readonly remotePort: number;
   bytesIn = 0;
@@ -64,7 +71,7 @@ export class XmppStream implements StreamHandler {
     socket.on('end', () => this.finish({ by: 'socket', message: 'the peer closed the connection' }));
     socket.on('close', () => this.finish({ by: 'socket', message: 'connection closed' }));
     socket.on('error', (err) => this.finish({ by: 'socket', message: err.message }));
-    socket.on('drain', () => this.handler.drained?.());
+    socket.on('drain', () => this.onDrain());
   }
 
   get isOpen(): boolean {
@@ -76,11 +83,6 @@ export class XmppStream implements StreamHandler {
     return this.socket.writableLength;
   }
 
-  /** Characters queued for the next write. */
-  get queued(): number {
-    return this.pendingChars;
-  }
-
   /** Sends our stream header; later errors then need no header of their own. */
   open(header: string): void {
     this.headerSent = true;
@@ -90,15 +92,23 @@ export class XmppStream implements StreamHandler {
   /**
    * Queues text for the peer. Everything queued while one socket read is
    * processed goes out in one write: a read of 500 stanzas costs one syscall.
+   *
+   * Returns false when the unsent text is over SEND_HIGH_WATER. The stream
+   * then stops reading its peer until the socket drains: a peer that sends
+   * requests and never reads their answers cannot make us queue without end.
    */
-  send(text: string): void {
-    if (this.closing || this.finished) return;
+  send(text: string): boolean {
+    if (this.closing || this.finished) return true;
     this.pending.push(text);
     this.pendingChars += text.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
     }
+    if (this.socket.writableLength + this.pendingChars < SEND_HIGH_WATER) return true;
+    this.congested = true;
+    this.hold(OWN_BACKLOG);
+    return false;
   }
 
   private flush(): void {
@@ -108,7 +118,16 @@ export class XmppStream implements StreamHandler {
     this.pendingChars = 0;
     if (pending.length === 0 || this.socket.destroyed) return;
     const text = pending.length === 1 ? pending[0]! : pending.join('');
-    this.socket.write(text);
+    // Node emits 'drain' only after a write that returned false. A write the
+    // kernel took at once owes none, so a stream that reported congestion for
+    // text still pending must say itself that it drained, or it stays held.
+    if (this.socket.write(text) && this.congested) this.onDrain();
+  }
+
+  private onDrain(): void {
+    this.congested = false;
+    this.release(OWN_BACKLOG);
+    this.handler.drained?.();
   }
 
   /** Ends the stream with an error: header if none was sent, the error, the footer, then the socket (RFC 6120 §4.9). */
@@ -139,12 +158,30 @@ export class XmppStream implements StreamHandler {
     this.deadline = undefined;
   }
 
+  /** Stops reading for good: the stream is about to end. */
   pause(): void {
     this.socket.pause();
   }
 
-  resume(): void {
-    if (!this.finished) this.socket.resume();
+  /**
+   * Stops reading the peer for `reason` until `release(reason)`. Holds
+   * compose: waiting for a congested route and a full own queue are two
+   * reasons, and reading resumes when both are gone.
+   */
+  hold(reason: object): void {
+    if (this.closing || this.finished) return;
+    this.holds.add(reason);
+    this.socket.pause();
+  }
+
+  release(reason: object): void {
+    if (!this.holds.delete(reason) || this.holds.size > 0) return;
+    if (!this.closing && !this.finished) this.socket.resume();
+  }
+
+  /** True while some hold keeps the stream from reading its peer. */
+  get held(): boolean {
+    return this.holds.size > 0;
   }
 
   // StreamHandler, called by the parser.
