@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat, unlink } from 'node:fs/promises';
+import { readFile, realpath, stat, unlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { writeFileAtomic } from '../base/atomic-file.js';
 import { OperatorError } from '../base/operator-error.js';
@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger.js';
  * would undo each other's changes.
  *
  * The lock is a listening Unix socket in Linux's abstract namespace, named
- * after the data directory's device and inode. The kernel lets one socket
+ * after the data directory (lockName). The kernel lets one socket
  * hold a name and frees it the moment its process dies, kill -9 included, so
  * there is no stale lock to detect and take over. A pid file cannot do that
  * safely: two processes that both find a dead owner's pid both "take over"
@@ -84,9 +84,16 @@ export async function lockHolder(pidFile: string): Promise<number | null> {
   }
 }
 
+/**
+ * The folder's real path (symlinks resolved), device and inode. The inode
+ * alone would make a new folder that reuses a deleted one's inode wait for a
+ * process still holding the old one; the path alone would let a folder
+ * removed and made again under the same name be held twice.
+ */
 async function lockName(root: string): Promise<string> {
-  const st = await stat(root);
-  const digest = createHash('sha256').update(`${st.dev}:${st.ino}`).digest('hex').slice(0, 32);
+  const path = await realpath(root);
+  const st = await stat(path);
+  const digest = createHash('sha256').update(`${path}\0${st.dev}:${st.ino}`).digest('hex').slice(0, 32);
   return `\0xmpp-cluster-data-dir-${digest}`;
 }
 
