@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { runBridgeCommand } from './bridge/bridge-command.js';
 import { runMmpCommand } from './process/mmp-command.js';
 import { runDemo } from './process/demo.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { createLogger, stderrDestination, type Logger } from './observability/logger.js';
 import { DEFAULT_SSH_PORT, startNode } from './process/node-process.js';
 import { readPasswordFile } from './mmp/users.js';
 import { DEFAULT_COMPONENT_PORTS } from './node/xmpp-node.js';
@@ -45,7 +45,7 @@ export interface NodeCliOptions {
 }
 
 function stderrLogger(name?: string): Logger {
-  return createLogger({ node: name, destination: pino.destination(2) });
+  return createLogger({ node: name, destination: stderrDestination() });
 }
 
 export function parseNodeOptions(argv: string[]): NodeCliOptions {
@@ -142,7 +142,8 @@ function fail(err: unknown): void {
 // An error event nobody listens for (a socket failing in a library) would print a stack and exit.
 // A node that dies this way also leaves its stack in its log, as one structured line.
 process.on('uncaughtException', (err) => {
-  if (['node', 'start'].includes(process.argv[2] ?? '')) stderrLogger().fatal({ module: 'process', event: 'crashed', err }, 'the node process failed');
+  // Written synchronously: the process exits right after.
+  if (['node', 'start'].includes(process.argv[2] ?? '')) createLogger({ destination: pino.destination({ dest: 2, sync: true }) }).fatal({ module: 'process', event: 'crashed', err }, 'the node process failed');
   fail(err);
   process.exit(1);
 });

@@ -43,3 +43,18 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/** How much log text may wait for a slow reader of standard error before lines are dropped. */
+export const MAX_PENDING_LOG_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Standard error as a log destination that never stops the node: writes are
+ * asynchronous, and when the reader (a terminal, journald, a pipe) stops
+ * reading, at most MAX_PENDING_LOG_BYTES wait and further lines are dropped.
+ * A synchronous destination would block the event loop on a full pipe, so
+ * every session would stall behind the log; an unbounded one would grow
+ * without end.
+ */
+export function stderrDestination(): DestinationStream {
+  return pino.destination({ dest: 2, sync: false, maxLength: MAX_PENDING_LOG_BYTES });
+}
