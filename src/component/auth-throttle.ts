@@ -40,7 +40,20 @@ export class AuthThrottle {
       const oldest = this.records.keys().next().value as string;
       this.records.delete(oldest);
     }
-    return Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** (failures - 1));
+    return this.delayAfter(failures);
+  }
+
+  /**
+   * How long a new handshake from `address` waits before it is even checked:
+   * nothing for an address without recent failures, else the delay its last
+   * failure earned. Checking first and delaying only the answer would let a
+   * guesser open connection after connection, each checked at once; the
+   * pre-auth caps close the oldest waiting connection, so a guess that is
+   * closed while it waits is never checked at all.
+   */
+  delayBeforeCheck(address: string, now: number): number {
+    const failures = this.failures(address, now);
+    return failures === 0 ? 0 : this.delayAfter(failures);
   }
 
   success(address: string): void {
@@ -49,6 +62,10 @@ export class AuthThrottle {
 
   failures(address: string, now: number): number {
     return this.current(address, now)?.failures ?? 0;
+  }
+
+  private delayAfter(failures: number): number {
+    return Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** (failures - 1));
   }
 
   private current(address: string, now: number): Record | undefined {

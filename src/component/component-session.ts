@@ -56,6 +56,11 @@ export interface ComponentSessionInfo {
 
 type State = 'awaiting-header' | 'awaiting-handshake' | 'authenticating' | 'online' | 'closed';
 
+/** The hold on a stream whose handshake waits for the auth throttle: nothing more is read until it is checked. */
+const AUTH_WAIT = Object.freeze({ reason: 'handshake waiting for the auth throttle' });
+
+const MAX_EARLY_STANZAS = 1024;
+
 const STANZAS = new Set<string>(['message', 'presence', 'iq']);
 
 export class ComponentSession implements Route {
@@ -76,7 +81,9 @@ export class ComponentSession implements Route {
   /** Told once when the send queue drains or the session ends (Route.onDrained). */
   private drainWaiters: Array<() => void> = [];
   private stallTimer: NodeJS.Timeout | undefined;
-  /** The delayed <not-authorized/> of a failed handshake (the auth throttle's delay). */
+  /** Stanzas read behind a handshake that waits for the auth throttle (keepUntilAuthenticated). */
+  private early: Array<[name: string, attrs: Record<string, string>, raw: string]> = [];
+  /** The auth throttle's delays: before a handshake is checked, and before a failure is answered. */
   private failureTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -199,6 +206,7 @@ export class ComponentSession implements Route {
 
   private onElement(name: string, attrs: Record<string, string>, raw: string): void {
     if (this.state === 'online') return this.onStanza(name, attrs, raw);
+    if (this.state === 'authenticating') return this.keepUntilAuthenticated(name, attrs, raw);
     if (this.state !== 'awaiting-handshake') return;
     if (name !== 'handshake') {
       return this.stream.fail(new StreamError('not-authorized', 'send the handshake first (XEP-0114)'));
@@ -206,8 +214,19 @@ export class ComponentSession implements Route {
     this.stream.clearDeadline();
     this.state = 'authenticating';
     const digest = parseStanza(raw).getText();
+    const wait = this.ctx.throttle.delayBeforeCheck(this.stream.remoteAddress, this.ctx.now());
+    if (wait === 0) return this.checkHandshake(digest);
+    this.stream.hold(AUTH_WAIT);
+    this.failureTimer = setTimeout(() => this.checkHandshake(digest), wait);
+  }
+
+  private checkHandshake(digest: string): void {
+    if (this.state !== 'authenticating') return;
     const secret = this.ctx.secretFor(this.callbridge);
-    if (verifyHandshake(this.streamId, secret, digest)) return this.authenticated();
+    if (verifyHandshake(this.streamId, secret, digest)) {
+      this.stream.release(AUTH_WAIT);
+      return this.authenticated();
+    }
 
     // Never the secret or the digest in the log (DEVELOPERS.md).
     this.ctx.log.warn(
@@ -219,6 +238,19 @@ export class ComponentSession implements Route {
     this.failureTimer = setTimeout(() => this.stream.fail(new StreamError('not-authorized', 'authentication failure')), delay);
   }
 
+  /**
+   * Stanzas that arrived in the same read as a handshake still waiting for
+   * the auth throttle: routed once it succeeds, dropped with the session if
+   * it fails. The read is held meanwhile, so these are few; a peer that sends
+   * more than a read's worth is cut off rather than buffered without end.
+   */
+  private keepUntilAuthenticated(name: string, attrs: Record<string, string>, raw: string): void {
+    if (this.early.length >= MAX_EARLY_STANZAS) {
+      return this.stream.fail(new StreamError('policy-violation', 'wait for the handshake answer before sending stanzas (XEP-0114)'));
+    }
+    this.early.push([name, attrs, raw]);
+  }
+
   private authenticated(): void {
     this.ctx.throttle.success(this.stream.remoteAddress);
     this.state = 'online';
@@ -227,6 +259,12 @@ export class ComponentSession implements Route {
     this.stream.send('<handshake/>');
     this.ctx.router.attach(this);
     this.ctx.log.info({ event: 'component_connected', component: this.address, peer: this.peer }, 'call bridge connected');
+    const early = this.early;
+    this.early = [];
+    for (const [name, attrs, raw] of early) {
+      if (this.state !== 'online') break; // one of them ended the stream
+      this.onStanza(name, attrs, raw);
+    }
   }
 
   /** The hot path: checks on the head only, then the original text goes on. */
