@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { CallBridge, type ReceivedMessage } from '../../src/bridge/call-bridge.js';
 import { handshakeDigest } from '../../src/component/handshake.js';
 import { nextEvent } from '../helpers/bridges.js';
+import { Condition } from '../helpers/condition.js';
 import { COMPONENT_HEADER, RawClient, streamErrorCondition, streamIdOf } from '../helpers/raw-client.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 
@@ -26,7 +27,7 @@ class Flood {
   readonly closedOtherwise: RawClient[] = [];
   /** Each connection's source address (a closed socket no longer tells). */
   readonly from = new Map<RawClient, string>();
-  private waiters: Array<() => void> = [];
+  private readonly closes = new Condition();
 
   constructor(private readonly port: number) {}
 
@@ -44,7 +45,7 @@ class Flood {
     void c.closed.then(() => {
       this.held.delete(c);
       (streamErrorCondition(c.received) === 'resource-constraint' ? this.evicted : this.closedOtherwise).push(c);
-      for (const w of this.waiters) w();
+      this.closes.changed();
     });
     c.send(COMPONENT_HEADER('idle.example.test'));
     // An evicted one gets the header too: ours, then the error (RFC 6120 §4.9.1.2).
@@ -53,23 +54,7 @@ class Flood {
 
   /** Resolves once `count` connections in all were evicted. */
   untilEvicted(count: number, timeoutMs = 20_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (this.evicted.length < count) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`${this.evicted.length} of ${count} evictions; ${this.closedOtherwise.length} closed otherwise`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== check);
-      };
-      this.waiters.push(check);
-      check();
-    });
+    return this.closes.until(() => this.evicted.length >= count, timeoutMs, () => `${this.evicted.length} of ${count} evictions; ${this.closedOtherwise.length} closed otherwise`);
   }
 
   heldFrom(localAddress: string): number {

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { Condition } from './condition.js';
 
 /**
  * A bare TCP peer for tests that must send what no XMPP library would
@@ -7,13 +8,13 @@ import { connect, type Socket } from 'node:net';
 export class RawClient {
   received = '';
   readonly closed: Promise<void>;
-  private waiters: Array<() => void> = [];
+  private readonly receivedMore = new Condition();
 
   private constructor(readonly socket: Socket) {
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => {
       this.received += d;
-      for (const w of this.waiters) w();
+      this.receivedMore.changed();
     });
     socket.on('error', () => undefined);
     this.closed = new Promise((resolve) => socket.on('close', () => resolve()));
@@ -32,26 +33,10 @@ export class RawClient {
   }
 
   /** Resolves once `pattern` appears in what was received; rejects after `timeoutMs`. */
-  waitFor(pattern: string | RegExp, timeoutMs = 5000): Promise<string> {
+  async waitFor(pattern: string | RegExp, timeoutMs = 5000): Promise<string> {
     const test = () => (typeof pattern === 'string' ? this.received.includes(pattern) : pattern.test(this.received));
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (test()) {
-          cleanup();
-          resolve(this.received);
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out waiting for ${pattern}; received: ${this.received.slice(0, 2000)}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== check);
-      };
-      this.waiters.push(check);
-      check();
-    });
+    await this.receivedMore.until(test, timeoutMs, () => `timed out waiting for ${pattern}; received: ${this.received.slice(0, 2000)}`);
+    return this.received;
   }
 
   /** Waits for the server to close the connection; returns everything received. */
