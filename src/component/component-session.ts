@@ -1,10 +1,11 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../observability/logger.js';
 import type { HoldReason, Route, Router, StanzaName } from '../router/router.js';
-import { StreamError } from '../xmpp/errors.js';
-import { domainOf } from '../xmpp/jid.js';
+import { StanzaError, StreamError } from '../xmpp/errors.js';
+import { domainOf, routingDomain } from '../xmpp/jid.js';
 import { NS_COMPONENT, NS_STREAM } from '../xmpp/namespaces.js';
-import { parseStanza, streamHeader } from '../xmpp/stanza.js';
+import { errorReply, parseStanza, streamHeader } from '../xmpp/stanza.js';
+import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_DEPTH } from '../xmpp/stream-parser.js';
 import { XmppStream, type CloseReason } from '../xmpp/xmpp-stream.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { newStreamId, verifyHandshake } from './handshake.js';
@@ -20,6 +21,10 @@ export interface ComponentSessionOptions {
   handshakeTimeoutMs: number;
   /** A peer that does not read for this long while stanzas wait for it is cut off. */
   stallTimeoutMs: number;
+  /** Deepest element nesting in a stanza (the stanza is level 1); deeper is a policy-violation. */
+  maxDepth: number;
+  /** Most attributes on one element; more is a policy-violation. */
+  maxAttributes: number;
 }
 
 export const DEFAULT_SESSION_OPTIONS: ComponentSessionOptions = {
@@ -27,6 +32,8 @@ export const DEFAULT_SESSION_OPTIONS: ComponentSessionOptions = {
   headerTimeoutMs: 10_000,
   handshakeTimeoutMs: 10_000,
   stallTimeoutMs: 30_000,
+  maxDepth: DEFAULT_MAX_DEPTH,
+  maxAttributes: DEFAULT_MAX_ATTRIBUTES,
 };
 
 export interface ComponentSessionContext {
@@ -82,7 +89,7 @@ export class ComponentSession implements Route {
   private drainWaiters: Array<() => void> = [];
   private stallTimer: NodeJS.Timeout | undefined;
   /** Stanzas read behind a handshake that waits for the auth throttle (keepUntilAuthenticated). */
-  private early: Array<[name: string, attrs: Record<string, string>, raw: string]> = [];
+  private early: Array<[name: string, attrs: Record<string, string>, raw: string, children: number]> = [];
   /** The auth throttle's delays: before a handshake is checked, and before a failure is answered. */
   private failureTimer: NodeJS.Timeout | undefined;
 
@@ -94,12 +101,14 @@ export class ComponentSession implements Route {
       socket,
       {
         streamStart: (name, attrs) => this.onStreamStart(name, attrs),
-        element: (name, attrs, raw) => this.onElement(name, attrs, raw),
+        element: (name, attrs, raw, children) => this.onElement(name, attrs, raw, children),
         closed: (reason) => this.onClosed(reason),
         drained: () => this.drained(),
       },
       {
         maxStanzaSize: ctx.options.maxStanzaSize,
+        maxDepth: ctx.options.maxDepth,
+        maxAttributes: ctx.options.maxAttributes,
         errorHeader: () => streamHeader({ xmlns: NS_COMPONENT, id: this.streamId, from: this.requested || ctx.domain() }),
       },
     );
@@ -204,9 +213,9 @@ export class ComponentSession implements Route {
     this.stream.setDeadline(this.ctx.options.handshakeTimeoutMs, 'connection-timeout', 'no handshake was received in time');
   }
 
-  private onElement(name: string, attrs: Record<string, string>, raw: string): void {
-    if (this.state === 'online') return this.onStanza(name, attrs, raw);
-    if (this.state === 'authenticating') return this.keepUntilAuthenticated(name, attrs, raw);
+  private onElement(name: string, attrs: Record<string, string>, raw: string, children: number): void {
+    if (this.state === 'online') return this.onStanza(name, attrs, raw, children);
+    if (this.state === 'authenticating') return this.keepUntilAuthenticated(name, attrs, raw, children);
     if (this.state !== 'awaiting-handshake') return;
     if (name !== 'handshake') {
       return this.stream.fail(new StreamError('not-authorized', 'send the handshake first (XEP-0114)'));
@@ -244,11 +253,11 @@ export class ComponentSession implements Route {
    * it fails. The read is held meanwhile, so these are few; a peer that sends
    * more than a read's worth is cut off rather than buffered without end.
    */
-  private keepUntilAuthenticated(name: string, attrs: Record<string, string>, raw: string): void {
+  private keepUntilAuthenticated(name: string, attrs: Record<string, string>, raw: string, children: number): void {
     if (this.early.length >= MAX_EARLY_STANZAS) {
       return this.stream.fail(new StreamError('policy-violation', 'wait for the handshake answer before sending stanzas (XEP-0114)'));
     }
-    this.early.push([name, attrs, raw]);
+    this.early.push([name, attrs, raw, children]);
   }
 
   private authenticated(): void {
@@ -261,14 +270,14 @@ export class ComponentSession implements Route {
     this.ctx.log.info({ event: 'component_connected', component: this.address, peer: this.peer }, 'call bridge connected');
     const early = this.early;
     this.early = [];
-    for (const [name, attrs, raw] of early) {
+    for (const [name, attrs, raw, children] of early) {
       if (this.state !== 'online') break; // one of them ended the stream
-      this.onStanza(name, attrs, raw);
+      this.onStanza(name, attrs, raw, children);
     }
   }
 
   /** The hot path: checks on the head only, then the original text goes on. */
-  private onStanza(name: string, attrs: Record<string, string>, raw: string): void {
+  private onStanza(name: string, attrs: Record<string, string>, raw: string, children: number): void {
     if (!STANZAS.has(name)) {
       if (name === 'stream:error') return this.stream.close();
       return this.stream.fail(new StreamError('unsupported-stanza-type', `<${name}/> is not a stanza`));
@@ -279,14 +288,45 @@ export class ComponentSession implements Route {
     }
     const from = attrs.from;
     if (from === undefined) return this.stream.fail(new StreamError('invalid-from', "a component's stanzas must carry 'from' (XEP-0114)"));
-    const fromDomain = domainOf(from);
+    const fromDomain = routingDomain(from);
     if (fromDomain !== this.address && fromDomain !== this.bareAlias) {
-      return this.stream.fail(new StreamError('invalid-from', `'${from}' is not in ${this.address}`));
+      // A 'from' in another domain is a spoof, and one whose domain part is
+      // malformed is in no domain at all: invalid-from (RFC 6120 §4.9.3.9).
+      // A 'from' that is ours but has a malformed local part or resource is
+      // one bad address, not an unauthorized sender: jid-malformed
+      // (§8.3.3.8) answers that stanza, and the call bridge's other calls
+      // stay up. The error goes to the component's own address, since the
+      // 'from' it would otherwise be sent to is not an address.
+      const claimed = domainOf(from);
+      if (fromDomain !== null || (claimed !== this.address && claimed !== this.bareAlias)) {
+        return this.stream.fail(new StreamError('invalid-from', `'${from.slice(0, 100)}' is not in ${this.address}`));
+      }
+      this.stanzasIn++;
+      return this.refuse(name, { id: attrs.id, type: attrs.type, from: this.address }, new StanzaError('jid-malformed', "the 'from' address is not a valid JID (RFC 7622)"));
     }
     const to = attrs.to;
     if (to === undefined || to === '') return this.stream.fail(new StreamError('improper-addressing', "the stanza has no 'to'"));
     this.stanzasIn++;
-    this.ctx.router.route({ name: name as StanzaName, attrs, raw, toDomain: domainOf(to) }, this);
+    const toDomain = routingDomain(to);
+    if (toDomain === null) return this.refuse(name, attrs, new StanzaError('jid-malformed', "the 'to' address is not a valid JID (RFC 7622)"));
+    if (name === 'iq') {
+      const problem = iqProblem(attrs, children);
+      if (problem !== null) return this.refuse(name, attrs, new StanzaError('bad-request', problem));
+    }
+    this.ctx.router.route({ name: name as StanzaName, attrs, raw, toDomain }, this);
+  }
+
+  /**
+   * Answers a stanza the server will not route with a stanza error from the
+   * server's own domain (the 'to' may be what is wrong); an error is never
+   * answered with an error (RFC 6120 §8.3.1), only dropped.
+   */
+  private refuse(name: string, attrs: Record<string, string | undefined>, error: StanzaError): void {
+    if (attrs.type === 'error') {
+      this.ctx.log.debug({ event: 'stanza_refused', component: this.address, condition: error.condition }, 'malformed error stanza dropped (no error for an error)');
+      return;
+    }
+    this.deliver(errorReply(name, attrs, error, this.ctx.domain()));
   }
 
   private onClosed(reason: CloseReason): void {
@@ -306,6 +346,23 @@ export class ComponentSession implements Route {
     this.drained();
     this.ctx.ended(this);
   }
+}
+
+/**
+ * What breaks the iq rules of RFC 6120 §8.2.3, or null. An iq without 'id'
+ * is still answered: the error then has no id either (it cannot echo one),
+ * so it matches no pending request and is never taken for another iq's
+ * answer, while the call bridge's log shows why its request went nowhere;
+ * silence would leave it waiting for its timeout. Errors are not checked:
+ * they are never answered.
+ */
+function iqProblem(attrs: Record<string, string>, children: number): string | null {
+  const type = attrs.type;
+  if (type === 'error') return null;
+  if (attrs.id === undefined) return "an iq must have an 'id'";
+  if (type === 'get' || type === 'set') return children === 1 ? null : `an iq of type '${type}' must have exactly one child element, not ${children}`;
+  if (type === 'result') return children <= 1 ? null : 'an iq of type result may have at most one child element';
+  return "an iq needs type 'get', 'set', 'result' or 'error'";
 }
 
 /**

@@ -31,13 +31,21 @@ export function answerServerStanza(stanza: Stanza, view: ServerDomainView): stri
   if (type !== 'get' && type !== 'set') {
     return errorReply('iq', stanza.attrs, new StanzaError('bad-request', "an iq needs type 'get', 'set', 'result' or 'error'"));
   }
-  const payload = parseStanza(stanza.raw).getChildElements()[0];
-  const ns = payload?.attrs.xmlns as string | undefined;
-  const reply = { type: 'result', from: stanza.attrs.to!, to: stanza.attrs.from!, id: stanza.attrs.id ?? '' };
-  if (type === 'get' && payload?.name === 'ping' && ns === NS_PING) {
+  // RFC 6120 §8.2.3: a request has an id and exactly one payload. The
+  // component session refuses such an iq before routing; this keeps the
+  // answer right for any other way in.
+  const payloads = parseStanza(stanza.raw).getChildElements();
+  const id = stanza.attrs.id;
+  if (id === undefined || payloads.length !== 1) {
+    return errorReply('iq', stanza.attrs, new StanzaError('bad-request', `an iq of type '${type}' needs an 'id' and exactly one child element`));
+  }
+  const payload = payloads[0]!;
+  const ns = payload.attrs.xmlns as string | undefined;
+  const reply = { type: 'result', from: stanza.attrs.to!, to: stanza.attrs.from!, id };
+  if (type === 'get' && payload.name === 'ping' && ns === NS_PING) {
     return xml('iq', reply).toString();
   }
-  if (type === 'get' && payload?.name === 'query' && ns === NS_DISCO_INFO && !payload.attrs.node) {
+  if (type === 'get' && payload.name === 'query' && ns === NS_DISCO_INFO && !payload.attrs.node) {
     return xml(
       'iq',
       reply,
@@ -49,7 +57,7 @@ export function answerServerStanza(stanza: Stanza, view: ServerDomainView): stri
       ),
     ).toString();
   }
-  if (type === 'get' && payload?.name === 'query' && ns === NS_DISCO_ITEMS && !payload.attrs.node) {
+  if (type === 'get' && payload.name === 'query' && ns === NS_DISCO_ITEMS && !payload.attrs.node) {
     const items = [...view.components()].sort().map((jid) => xml('item', { jid }));
     return xml('iq', reply, xml('query', { xmlns: NS_DISCO_ITEMS }, ...items)).toString();
   }

@@ -56,7 +56,8 @@ export function errorReply(name: string, attrs: StanzaAddress, error: StanzaErro
   const replyFrom = from ?? attrs.to;
   if (replyFrom) reply.from = replyFrom;
   if (attrs.from) reply.to = attrs.from;
-  if (attrs.id) reply.id = attrs.id;
+  // An empty id is still the id to echo; only an absent one is left out.
+  if (attrs.id !== undefined) reply.id = attrs.id;
   const condition = [xml(error.condition, { xmlns: NS_STANZA_ERRORS })];
   if (error.text) condition.push(xml('text', { xmlns: NS_STANZA_ERRORS }, error.text));
   return xml(name, reply, xml('error', { type: error.type }, ...condition)).toString();

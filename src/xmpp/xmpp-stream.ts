@@ -11,7 +11,8 @@ import { STREAM_FOOTER, streamErrorElement } from './stanza.js';
 
 export interface XmppStreamHandler {
   streamStart(name: string, attrs: Record<string, string>): void;
-  element(name: string, attrs: Record<string, string>, raw: string): void;
+  /** `children`: how many elements the stanza directly contains. */
+  element(name: string, attrs: Record<string, string>, raw: string, children: number): void;
   /** The peer closed the stream, or the socket ended or failed. Called once. */
   closed(reason: CloseReason): void;
   /** The socket's send buffer drained (the stream reads again if nothing else holds it). */
@@ -25,6 +26,10 @@ export type CloseReason =
 
 export interface XmppStreamOptions {
   maxStanzaSize: number;
+  /** Deepest element nesting in a stanza (the stanza is level 1); StreamParser's default if unset. */
+  maxDepth?: number;
+  /** Most attributes on one element; StreamParser's default if unset. */
+  maxAttributes?: number;
   /**
    * The header this side sends if it must report an error before it opened
    * its half of the stream (RFC 6120 §4.9.1.2).
@@ -65,7 +70,7 @@ export class XmppStream implements StreamHandler {
   ) {
     this.remoteAddress = normalizeAddress(socket.remoteAddress ?? 'unknown');
     this.remotePort = socket.remotePort ?? 0;
-    this.parser = new StreamParser(this, { maxElementSize: options.maxStanzaSize });
+    this.parser = new StreamParser(this, { maxElementSize: options.maxStanzaSize, maxDepth: options.maxDepth, maxAttributes: options.maxAttributes });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.finish({ by: 'socket', message: 'the peer closed the connection' }));
@@ -189,8 +194,8 @@ export class XmppStream implements StreamHandler {
     this.handler.streamStart(name, attrs);
   }
 
-  element(name: string, attrs: Record<string, string>, raw: string): void {
-    if (!this.closing) this.handler.element(name, attrs, raw);
+  element(name: string, attrs: Record<string, string>, raw: string, children: number): void {
+    if (!this.closing) this.handler.element(name, attrs, raw, children);
   }
 
   streamEnd(): void {
