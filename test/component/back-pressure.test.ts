@@ -2,9 +2,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallBridge, ReceivedMessage } from '../../src/bridge/call-bridge.js';
-import { handshakeDigest } from '../../src/component/handshake.js';
 import { connectBridge, nextEvent } from '../helpers/bridges.js';
-import { COMPONENT_HEADER, RawClient, streamIdOf } from '../helpers/raw-client.js';
+import { RawClient, authenticatedRaw as connectAuthenticated } from '../helpers/raw-client.js';
 import { startTestNode, type LogCapture, type TestNode } from '../helpers/test-node.js';
 
 /**
@@ -61,15 +60,7 @@ async function retainedMemory(): Promise<NodeJS.MemoryUsage> {
   return process.memoryUsage();
 }
 
-/** A raw peer that got as far as a completed handshake as `name`. */
-async function authenticatedRaw(name: string): Promise<RawClient> {
-  const c = await RawClient.connect(t.ports[0]);
-  c.send(COMPONENT_HEADER(`${name}.example.test`));
-  await c.waitFor(/<stream:stream[^>]*>/);
-  c.send(`<handshake>${handshakeDigest(streamIdOf(c.received), t.secrets[name]!)}</handshake>`);
-  await c.waitFor('<handshake/>');
-  return c;
-}
+const authenticatedRaw = (name: string): Promise<RawClient> => connectAuthenticated(t.ports[0], name, t.secrets[name]!);
 
 /** Resolves with the first log line of `event` that matches, polling the capture. */
 function untilLogged(log: LogCapture, event: string, match: (line: Record<string, unknown>) => boolean, timeoutMs: number): Promise<Record<string, unknown>> {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallBridge, CallBridgeConnectError, type ReceivedMessage } from '../../src/bridge/call-bridge.js';
 import { handshakeDigest } from '../../src/component/handshake.js';
-import { COMPONENT_HEADER, RawClient, streamErrorCondition, streamIdOf } from '../helpers/raw-client.js';
+import { COMPONENT_HEADER, RawClient, streamErrorCondition, streamIdOf, authenticatedRaw as connectAuthenticated } from '../helpers/raw-client.js';
 import { connectBridge, nextEvent } from '../helpers/bridges.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 
@@ -28,15 +28,7 @@ async function stillRouting(): Promise<void> {
   expect((await at1).body).toBe(`pong ${tag}`);
 }
 
-/** A raw peer that got as far as a completed handshake as `name`. */
-async function authenticatedRaw(name: string): Promise<RawClient> {
-  const c = await RawClient.connect(t.ports[0]);
-  c.send(COMPONENT_HEADER(`${name}.example.test`));
-  await c.waitFor(/<stream:stream[^>]*>/);
-  c.send(`<handshake>${handshakeDigest(streamIdOf(c.received), t.secrets[name]!)}</handshake>`);
-  await c.waitFor('<handshake/>');
-  return c;
-}
+const authenticatedRaw = (name: string): Promise<RawClient> => connectAuthenticated(t.ports[0], name, t.secrets[name]!);
 
 beforeAll(async () => {
   t = await startTestNode({

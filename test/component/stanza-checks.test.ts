@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'ltx';
 import type { Element } from '@xmpp/xml';
 import type { CallBridge } from '../../src/bridge/call-bridge.js';
-import { handshakeDigest } from '../../src/component/handshake.js';
-import { COMPONENT_HEADER, RawClient, streamErrorCondition, streamIdOf } from '../helpers/raw-client.js';
+import { COMPONENT_HEADER, RawClient, streamErrorCondition, authenticatedRaw as connectAuthenticated } from '../helpers/raw-client.js';
 import { connectBridge, nextEvent } from '../helpers/bridges.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 
@@ -23,14 +22,7 @@ let cb2: RawClient;
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const unique = () => Math.random().toString(36).slice(2);
 
-async function authenticatedRaw(name: string): Promise<RawClient> {
-  const c = await RawClient.connect(t.ports[0]);
-  c.send(COMPONENT_HEADER(`${name}.example.test`));
-  await c.waitFor(/<stream:stream[^>]*>/);
-  c.send(`<handshake>${handshakeDigest(streamIdOf(c.received), t.secrets[name]!)}</handshake>`);
-  await c.waitFor('<handshake/>');
-  return c;
-}
+const authenticatedRaw = (name: string): Promise<RawClient> => connectAuthenticated(t.ports[0], name, t.secrets[name]!);
 
 /**
  * Whether `text` reached cb2. A marker sent by cb1 afterwards arrives after

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { handshakeDigest } from '../../src/component/handshake.js';
 import { Condition } from './condition.js';
 
 /**
@@ -68,4 +69,14 @@ export function streamIdOf(received: string): string {
 export function streamErrorCondition(received: string): string | null {
   const m = /<stream:error><([a-z-]+) xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/.exec(received);
   return m ? m[1]! : null;
+}
+
+/** A raw peer that got as far as a completed handshake as call bridge `name` of `example.test`. */
+export async function authenticatedRaw(port: number, name: string, secret: string): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  c.send(COMPONENT_HEADER(`${name}.example.test`));
+  await c.waitFor(/<stream:stream[^>]*>/);
+  c.send(`<handshake>${handshakeDigest(streamIdOf(c.received), secret)}</handshake>`);
+  await c.waitFor('<handshake/>');
+  return c;
 }
