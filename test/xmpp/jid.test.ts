@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { domainNameProblem, domainOf, formatJid, isValidDomainName, parseJid, routingDomain } from '../../src/xmpp/jid.js';
+import { domainNameProblem, domainOf, formatJid, parseJid, routingDomain } from '../../src/xmpp/jid.js';
 
 describe('JIDs (RFC 7622)', () => {
   it('takes the domain part for routing, lowercased, from any JID form', () => {
@@ -21,8 +21,7 @@ describe('JIDs (RFC 7622)', () => {
   });
 
   it('checks domains as DNS host names, saying what is wrong', () => {
-    expect(isValidDomainName('tptac9.com')).toBe(true);
-    expect(isValidDomainName(`${'a'.repeat(63)}.com`)).toBe(true);
+    expect(domainNameProblem(`${'a'.repeat(63)}.com`)).toBeNull();
     expect(domainNameProblem(`${'a'.repeat(64)}.com`)).toMatch(/longer than 63/);
     expect(domainNameProblem(`${'a.'.repeat(127)}com`)).toMatch(/at most 253/);
     expect(domainNameProblem('a..b')).toMatch(/empty label/);
