@@ -107,7 +107,8 @@ export class XmppNode {
     await mkdir(layout.certs, { recursive: true, mode: 0o700 });
     const lock = await acquireLock(layout.root, layout.lock, { waitMs: options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, log: options.log });
     try {
-      const leftovers = await removeInterruptedWrites(layout.root);
+      // The certificate folder too: `pki csr` writes private keys there atomically.
+      const leftovers = [...(await removeInterruptedWrites(layout.root)), ...(await removeInterruptedWrites(layout.certs)).map((f) => `certs/${f}`)];
       if (leftovers.length > 0) options.log.info({ module: 'node', event: 'interrupted_writes_removed', files: leftovers }, 'removed temporary files of interrupted writes');
       const identity = await loadIdentity(layout.identity);
       const settings = await loadSettings(layout.settings);

@@ -68,12 +68,12 @@ describe('the data-directory lock', () => {
     const first = await open(dataDir);
     await first.addCallbridge('cb1', 'kept-secret-1234567890');
     await first.close();
-    const leftovers = ['.callbridges.json.0123456789ab.tmp', '.settings.json.a1b2c3d4e5f6.tmp'];
+    const leftovers = ['.callbridges.json.0123456789ab.tmp', '.settings.json.a1b2c3d4e5f6.tmp', 'certs/.cb1.key.00112233aabb.tmp'];
     for (const f of leftovers) await writeFile(join(dataDir, f), '{"callbridges":[{"name":"x","secret":"leaked"}]}');
     await writeFile(join(dataDir, '.operator-notes.tmp'), 'not ours');
     const log = new LogCapture();
     const node = await open(dataDir, log);
-    const files = await readdir(dataDir);
+    const files = [...(await readdir(dataDir)), ...(await readdir(join(dataDir, 'certs'))).map((f) => `certs/${f}`)];
     for (const f of leftovers) expect(files).not.toContain(f);
     expect(files).toContain('.operator-notes.tmp');
     expect([...((log.find('interrupted_writes_removed')[0]?.files as string[]) ?? [])].sort()).toEqual([...leftovers].sort());
