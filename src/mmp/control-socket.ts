@@ -32,6 +32,8 @@ export async function startControlSocket(path: string, interpreter: Interpreter,
 
 function serveConnection(socket: Socket, interpreter: Interpreter, user: string): void {
   const lines = createInterface({ input: socket, crlfDelay: Infinity });
+  // readline passes a socket error (a client that resets) on as its own 'error': unhandled, it would end the node.
+  lines.on('error', () => undefined);
   let answer: ((text: string | null) => void) | null = null;
   let busy = false;
   const send = (m: ServerMessage) => socket.write(JSON.stringify(m) + '\n');
@@ -99,6 +101,10 @@ export function connectControlSocket(path: string): Promise<Socket> {
     const socket = createConnection(path);
     socket.once('connect', () => {
       socket.off('error', refused);
+      // Until runOnControlSocket takes the socket, an error (the node reset
+      // the connection) must not escape as an unhandled event; 'close'
+      // follows every error, and runOnControlSocket reports that.
+      socket.on('error', () => undefined);
       resolve(socket);
     });
     const refused = (err: NodeJS.ErrnoException) => reject(new ControlSocketError(`cannot reach the node on ${path}: ${err.code ?? err.message}`, err.code));
@@ -110,6 +116,8 @@ export function connectControlSocket(path: string): Promise<Socket> {
 export function runOnControlSocket(socket: Socket, line: string, terminal: Terminal, mode: SessionMode): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: socket, crlfDelay: Infinity });
+    // readline passes its input's errors on as its own 'error' event; the socket's handler below reports them.
+    lines.on('error', () => undefined);
     let settled = false;
     const settle = (result: CommandResult | ControlSocketError) => {
       if (settled) return;
@@ -125,6 +133,7 @@ export function runOnControlSocket(socket: Socket, line: string, terminal: Termi
     // Every socket error settles once; none may escape as an unhandled event (EPIPE when the node dies mid-command).
     socket.on('error', (err: NodeJS.ErrnoException) => settle(new ControlSocketError(`the connection to the node failed (${err.code ?? err.message}); the command may or may not have been applied`, err.code)));
     socket.once('close', () => settle(new ControlSocketError('the node closed the control socket before answering; the command may or may not have been applied')));
+    if (socket.destroyed) return settle(new ControlSocketError('the node closed the control socket before answering; the command was not sent'));
     lines.on('line', (text) => {
       const msg = parseServerMessage(text);
       if (msg === null) return settle(new ControlSocketError('the node sent an answer this client does not understand'));
