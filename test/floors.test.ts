@@ -27,6 +27,8 @@ const FLOORS: Record<string, number> = {
   'src/dns': 3,
   'cluster/transport': 3,
   'src/node': 4,
+  'cluster/routing': 4,
+  'cluster/member': 5,
   'src/mmp': 5,
   'src/process': 6,
   /** Files directly in src/: the command line. */
