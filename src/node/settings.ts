@@ -8,6 +8,7 @@ import {
   readJsonFile,
   writeJsonFile,
 } from '../base/json-file.js';
+import type { TrustSetting } from './configuration.js';
 
 /** The node's own XMPP settings, as `xmpp` shows them. */
 export interface NodeSettings {
@@ -19,6 +20,8 @@ export interface NodeSettings {
   enabled: boolean;
   /** `xmpp cluster enable` was given. */
   clusterEnabled: boolean;
+  /** `xmpp cluster trust`: what a standalone node will seed a cluster with; a member's is replicated. */
+  trust: TrustSetting;
 }
 
 /** File names in the certificate folder. */
@@ -34,6 +37,7 @@ export const EMPTY_SETTINGS: NodeSettings = Object.freeze({
   certs: null,
   enabled: false,
   clusterEnabled: false,
+  trust: { kind: 'none' },
 }) as NodeSettings;
 
 const VERSION = 1;
@@ -61,5 +65,15 @@ function parseSettings(value: unknown): NodeSettings {
     certs,
     enabled: expectBoolean(doc.enabled, 'enabled'),
     clusterEnabled: expectBoolean(doc.clusterEnabled, 'clusterEnabled'),
+    trust: parseTrust(doc.trust),
   };
+}
+
+/** Absent in files written before clustering: no trust bundle. */
+function parseTrust(value: unknown): TrustSetting {
+  if (value === undefined || value === null) return { kind: 'none' };
+  const t = expectObject(value, 'trust');
+  if (t.kind === 'none' || t.kind === 'insecure-lab') return { kind: t.kind };
+  if (t.kind === 'pem') return { kind: 'pem', file: expectString(t.file, 'trust.file'), pem: expectString(t.pem, 'trust.pem') };
+  throw new Error("trust.kind must be none, pem or insecure-lab");
 }

@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { ComponentServer, ListenError, type Binding } from '../component/component-server.js';
 import type { AuthThrottleOptions } from '../component/auth-throttle.js';
 import type { ComponentSessionInfo, ComponentSessionOptions } from '../component/component-session.js';
@@ -7,8 +8,11 @@ import type { Logger } from '../observability/logger.js';
 import { LocalRouter } from '../router/local-router.js';
 import type { Router, RouterCounters } from '../router/router.js';
 import { StreamError } from '../xmpp/errors.js';
-import { domainNameProblem } from '../xmpp/jid.js';
 import { FileCallbridgeRegistry, type Callbridge } from './callbridge-registry.js';
+import type { ClusterControl } from './cluster-control.js';
+import type { ConfigurationChange, NodeConfiguration, TrustSetting } from './configuration.js';
+import { LocalConfiguration } from './local-configuration.js';
+import { join } from 'node:path';
 import { removeInterruptedWrites } from '../base/atomic-file.js';
 import { OperatorError } from '../base/operator-error.js';
 import { SerialQueue } from '../base/serial-queue.js';
@@ -78,20 +82,28 @@ export class XmppNode {
   private readonly components: ComponentServer;
   private failure: string | null = null;
   private readonly changes = new SerialQueue();
+  /** The standalone configuration in the data directory; kept while the node is a cluster member, for `leave`. */
+  readonly local: LocalConfiguration;
+  private config: NodeConfiguration;
+  private unsubscribe: () => void;
+  private clusterControl: ClusterControl | undefined;
 
   private constructor(
     private readonly options: XmppNodeOptions,
     readonly identity: NodeIdentity,
     private current: NodeSettings,
-    readonly registry: FileCallbridgeRegistry,
+    private readonly registry: FileCallbridgeRegistry,
     private readonly lock: DataDirLock,
   ) {
     this.layout = dataDirLayout(options.dataDir);
-    const env: RouterEnvironment = { domain: () => this.current.domain ?? '', log: options.log.child({ module: 'router' }) };
+    this.local = new LocalConfiguration(registry, () => this.current, (next) => this.save(next));
+    this.config = this.local;
+    this.unsubscribe = this.config.onChange((change) => this.configurationChanged(change));
+    const env: RouterEnvironment = { domain: () => this.config.domain() ?? '', log: options.log.child({ module: 'router' }) };
     this.router = options.router ? options.router(env) : new LocalRouter(env);
     this.components = new ComponentServer({
-      domain: () => this.current.domain ?? '',
-      secretFor: (name) => this.registry.get(name)?.secret,
+      domain: () => this.config.domain() ?? '',
+      secretFor: (name) => this.config.callbridge(name)?.secret,
       router: this.router,
       log: options.log.child({ module: 'component' }),
       options: options.sessionOptions,
@@ -130,8 +142,45 @@ export class XmppNode {
     return this.layout.certs;
   }
 
+  /** The node's settings; domain and trust are the configuration's (in a cluster: the replicated ones). */
   settings(): Readonly<NodeSettings> {
-    return this.current;
+    return { ...this.current, domain: this.config.domain(), trust: this.config.trust() };
+  }
+
+  /** What the node serves with now: its own (standalone) or the cluster's. */
+  configuration(): NodeConfiguration {
+    return this.config;
+  }
+
+  /** Clustering, once the process wiring has attached it (`xmpp cluster ...`). */
+  get cluster(): ClusterControl | undefined {
+    return this.clusterControl;
+  }
+
+  attachCluster(control: ClusterControl): void {
+    this.clusterControl = control;
+  }
+
+  /**
+   * Serve with `next` from now on (the cluster's on initialize and join, the
+   * local copy on leave). Sessions the new configuration no longer lets in
+   * end: all of them with <host-gone/> if the domain changed, else those whose
+   * call bridge is gone or has another secret, with <not-authorized/>.
+   */
+  useConfiguration(next: NodeConfiguration): void {
+    const before = this.config;
+    if (next === before) return;
+    this.unsubscribe();
+    this.config = next;
+    this.unsubscribe = next.onChange((change) => this.configurationChanged(change));
+    if (!this.components.listening) return;
+    if (before.domain() !== next.domain()) {
+      this.components.endAll(new StreamError('host-gone', `this server now serves ${next.domain() ?? 'no domain'}`));
+      return;
+    }
+    for (const old of before.callbridges()) {
+      if (next.callbridge(old.name)?.secret !== old.secret) this.components.endCallbridge(old.name, new StreamError('not-authorized', 'this call bridge is not registered in the cluster'));
+    }
   }
 
   /** Letters the node maps to addresses: `a` is its own address unless told otherwise. */
@@ -157,17 +206,11 @@ export class XmppNode {
   /**
    * A running server applies a new domain at once: every session was for an
    * address of the old domain, so each ends with `<host-gone/>` (RFC 6120
-   * §4.9.3.5) and its call bridge reconnects to the new one.
+   * §4.9.3.5) and its call bridge reconnects to the new one
+   * (configurationChanged, so a domain set on another member acts here too).
    */
   setDomain(domain: string): Promise<void> {
-    return this.changes.run(async () => {
-      const problem = domainNameProblem(domain);
-      if (problem) throw new OperatorError(`invalid domain '${domain}': ${problem}`);
-      const next = domain.toLowerCase();
-      const changed = next !== this.current.domain;
-      await this.save({ ...this.current, domain: next });
-      if (changed && this.components.listening) this.components.endAll(new StreamError('host-gone', `this server now serves ${next}`));
-    });
+    return this.changes.run(() => this.config.setDomain(domain));
   }
 
   /** A running server opens the new interfaces before it closes the old; if one cannot open, nothing changes. */
@@ -232,31 +275,46 @@ export class XmppNode {
   /** `xmpp reset`: everything but identity, host key, users and certificate folder. */
   reset(): Promise<void> {
     return this.changes.run(async () => {
+      await this.local.replaceAll(null, [], { kind: 'none' });
       await this.save({ ...EMPTY_SETTINGS, listen: [] });
-      await this.registry.clear();
       this.failure = null;
       await this.components.stop();
     });
   }
 
+  /**
+   * `xmpp cluster enable|disable`. Enabling needs the XMPP server disabled
+   * (CMS's order: disable, cluster enable, initialize or join, enable);
+   * disabling is refused while this node is one of several members.
+   */
   setClusterEnabled(enabled: boolean): Promise<void> {
-    return this.changes.run(() => this.save({ ...this.current, clusterEnabled: enabled }));
+    return this.changes.run(async () => {
+      if (enabled && !this.current.clusterEnabled && this.current.enabled) throw new OperatorError('disable the XMPP server first (xmpp disable)');
+      if (!enabled && this.clusterControl?.isMember() && this.clusterControl.memberCount() > 1) {
+        throw new OperatorError('this node is a member of a cluster; run xmpp cluster leave first');
+      }
+      await this.save({ ...this.current, clusterEnabled: enabled });
+    });
+  }
+
+  /** `xmpp cluster trust <bundle> | none | insecure-lab`: a bundle is a PEM file of certificates in the certificate folder. */
+  setClusterTrust(word: string): Promise<void> {
+    return this.changes.run(async () => {
+      if (word === 'none') return this.config.setTrust({ kind: 'none' });
+      if (word === 'insecure-lab') return this.config.setTrust({ kind: 'insecure-lab' });
+      return this.config.setTrust(await this.readTrustBundle(word));
+    });
   }
 
   // Call bridges
 
   addCallbridge(name: string, secret: string): Promise<void> {
-    return this.changes.run(() => this.registry.add(name, secret));
+    return this.changes.run(() => this.config.addCallbridge(name, secret));
   }
 
+  /** Its open session, on whichever node, ends with <not-authorized/> (configurationChanged). */
   removeCallbridge(name: string): Promise<Callbridge> {
-    return this.changes.run(async () => {
-      const existing = this.registry.get(name);
-      if (!existing) throw new OperatorError(`no callbridge named ${name}`);
-      await this.registry.remove(name);
-      this.components.endCallbridge(name, new StreamError('not-authorized', 'this call bridge was removed from the server'));
-      return existing;
-    });
+    return this.changes.run(() => this.config.removeCallbridge(name));
   }
 
   /** Waits for the changes already asked for, so that none is cut off half-way. */
@@ -271,7 +329,7 @@ export class XmppNode {
 
   private missingForService(): string | null {
     const missing: string[] = [];
-    if (!this.current.domain) missing.push('no domain set (xmpp domain <domain>)');
+    if (!this.config.domain()) missing.push('no domain set (xmpp domain <domain>)');
     if (this.current.listen.length === 0) missing.push('no listening interfaces set (xmpp listen <interface>)');
     return missing.length ? missing.join(' and ') : null;
   }
@@ -291,6 +349,33 @@ export class XmppNode {
       this.options.log.error({ module: 'node', event: 'service_start_failed', reason: this.failure }, 'XMPP server could not start');
       throw err;
     }
+  }
+
+  /** What a change made anywhere (here, or on another member) means for this node's sessions. */
+  private configurationChanged(change: ConfigurationChange): void {
+    if (!this.components.listening) return;
+    if (change.type === 'domain') this.components.endAll(new StreamError('host-gone', `this server now serves ${change.domain ?? 'no domain'}`));
+    if (change.type === 'callbridge-removed') this.components.endCallbridge(change.name, new StreamError('not-authorized', 'this call bridge was removed from the server'));
+  }
+
+  private async readTrustBundle(file: string): Promise<TrustSetting> {
+    if (file.includes('/') || file.startsWith('.')) throw new OperatorError(`'${file}' is not a file name in the certificate folder`);
+    let pem: string;
+    try {
+      pem = await readFile(join(this.layout.certs, file), 'utf8');
+    } catch {
+      throw new OperatorError(`no file ${file} in the certificate folder; upload it by SFTP first`);
+    }
+    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new OperatorError(`${file} holds no PEM certificate`);
+    for (const block of blocks) {
+      try {
+        new X509Certificate(block);
+      } catch {
+        throw new OperatorError(`${file} holds a certificate that does not parse`);
+      }
+    }
+    return { kind: 'pem', file, pem: `${blocks.join('\n')}\n` };
   }
 
   private async save(next: NodeSettings): Promise<void> {

@@ -38,7 +38,7 @@ export async function runDemo(argv: string[], log: Logger): Promise<number> {
   const { node } = running;
   if (!node.settings().domain) await node.setDomain(DEMO_DOMAIN);
   if (node.settings().listen.length === 0) await node.setListen(['a']);
-  for (const name of DEMO_CALLBRIDGES) if (!node.registry.get(name)) await node.addCallbridge(name, generateSecret());
+  for (const name of DEMO_CALLBRIDGES) if (!node.configuration().callbridge(name)) await node.addCallbridge(name, generateSecret());
   try {
     await node.enable();
   } catch (err) {
@@ -51,7 +51,7 @@ export async function runDemo(argv: string[], log: Logger): Promise<number> {
   const state = node.serviceState();
   const ports = state.state === 'running' ? state.bindings : [];
   const cli = 'node dist/src/cli.js';
-  const [first, second] = node.registry.list();
+  const [first, second] = node.configuration().callbridges();
   const lines = [
     `xmpp-cluster demo node "${node.name}" is running (Ctrl-C stops it).`,
     `  Data directory : ${dataDir}`,
@@ -59,7 +59,7 @@ export async function runDemo(argv: string[], log: Logger): Promise<number> {
     `  Component ports: ${ports.map(formatBinding).join(' ')}`,
     '',
     'Call bridges:',
-    ...node.registry.list().map((c) => `  ${c.name.padEnd(4)} ${c.name}.${domain}  secret ${c.secret}`),
+    ...node.configuration().callbridges().map((c) => `  ${c.name.padEnd(4)} ${c.name}.${domain}  secret ${c.secret}`),
     '',
     'Connect two simulated call bridges (in two more terminals) and exchange messages:',
     `  ${cli} bridge --name ${first!.name} --secret ${first!.secret} --domain ${domain} --server ${formatBinding(ports[0]!)} --echo`,

@@ -70,7 +70,7 @@ export async function startTestNode(
   if (!node.settings().domain) await node.setDomain(options.domain ?? 'example.test');
   if (node.settings().listen.length === 0) await node.setListen(['a']);
   const secrets = options.callbridges ?? { cb1: 'secret-one-1234567890', cb2: 'secret-two-1234567890' };
-  for (const [name, secret] of Object.entries(secrets)) if (!node.registry.get(name)) await node.addCallbridge(name, secret);
+  for (const [name, secret] of Object.entries(secrets)) if (!node.configuration().callbridge(name)) await node.addCallbridge(name, secret);
   await node.enable();
   const state = node.serviceState();
   if (state.state !== 'running') throw new Error(`test node not running: ${JSON.stringify(state)}`);

@@ -29,7 +29,7 @@ function printedSecret(output: string): string {
 async function onDisk(dataDir: string): Promise<Record<string, string>> {
   const node = await XmppNode.open({ dataDir, name: 'check', address: '127.0.0.1', log: new LogCapture().logger, serve: false });
   try {
-    return Object.fromEntries(node.registry.list().map((c) => [c.name, c.secret]));
+    return Object.fromEntries(node.configuration().callbridges().map((c) => [c.name, c.secret]));
   } finally {
     await node.close();
   }

@@ -77,7 +77,7 @@ describe('the data-directory lock', () => {
     for (const f of leftovers) expect(files).not.toContain(f);
     expect(files).toContain('.operator-notes.tmp');
     expect([...((log.find('interrupted_writes_removed')[0]?.files as string[]) ?? [])].sort()).toEqual([...leftovers].sort());
-    expect(node.registry.get('cb1')?.secret).toBe('kept-secret-1234567890');
+    expect(node.configuration().callbridge('cb1')?.secret).toBe('kept-secret-1234567890');
     await node.close();
   });
 });

@@ -17,7 +17,7 @@ describe('the data directory', () => {
 
     const again = await open(dataDir);
     expect(again.settings()).toMatchObject({ domain: 'example.test', listen: ['a'], enabled: true });
-    expect(again.registry.get('cb1')?.secret).toBe('persisted-secret-12345');
+    expect(again.configuration().callbridge('cb1')?.secret).toBe('persisted-secret-12345');
     expect(again.identity.id).toBe(id);
     const st = again.serviceState();
     expect(st.state).toBe('running');

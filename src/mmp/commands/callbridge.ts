@@ -8,6 +8,8 @@ import { json, labelled } from '../layout.js';
 
 export const ADDED = 'Successfully added callbridge.';
 export const SECRET_PROMPT = 'Enter callbridge secret';
+/** ours: a member without quorum answers from what it knows, and says so. */
+export const STALE_WARNING = 'Warning: the cluster has no quorum; this list may be stale';
 
 export function callbridgeCommands({ node }: { node: XmppNode }): CommandSpec[] {
   return [
@@ -30,7 +32,7 @@ export function callbridgeCommands({ node }: { node: XmppNode }): CommandSpec[] 
       run: async (ctx) => {
         const name = ctx.args[0]!;
         // Refuse before asking: no point typing a secret for a name that cannot be added.
-        if (node.registry.get(name)) throw new OperatorError(`callbridge ${name} already exists; del it first to change its secret`);
+        if (node.configuration().callbridge(name)) throw new OperatorError(`callbridge ${name} already exists; del it first to change its secret`);
         const secret = await ctx.terminal.prompt(SECRET_PROMPT, { echo: false });
         if (secret === null) throw new OperatorError('no secret given; nothing was changed');
         await node.addCallbridge(name, secret.replace(/\r?\n$/, ''));
@@ -54,12 +56,14 @@ export function callbridgeCommands({ node }: { node: XmppNode }): CommandSpec[] 
       args: [0, 0],
       run: async (ctx) => {
         const domain = node.settings().domain;
-        const list = node.registry.list();
+        // In a cluster: linearizable through the leader, or labelled stale without a quorum.
+        const { callbridges: list, stale } = await node.configuration().readCallbridges();
         if (ctx.json) return json(list.map((c) => ({ callbridge: c.name, domain, secret: c.secret })));
-        if (list.length === 0) return 'No callbridges configured.';
-        return list
-          .map((c) => `***\n${labelled([['Callbridge', c.name], ['Domain', domain ?? '<none>'], ['Secret', c.secret]], 10)}`)
-          .join('\n');
+        const warning = stale ? `\n${STALE_WARNING}` : '';
+        if (list.length === 0) return `No callbridges configured.${warning}`;
+        return (
+          list.map((c) => `***\n${labelled([['Callbridge', c.name], ['Domain', domain ?? '<none>'], ['Secret', c.secret]], 10)}`).join('\n') + warning
+        );
       },
     },
   ];

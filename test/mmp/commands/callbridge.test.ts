@@ -24,12 +24,12 @@ describe('xmpp callbridge add', () => {
     const r = await run('xmpp callbridge add cb1');
     expect(r.exitCode).toBe(0);
     expect(r.output).toMatch(/^Successfully added callbridge\.\nSecret: [A-Za-z0-9]{20}\n$/);
-    expect(node.registry.get('cb1')?.secret).toBe(r.output.split('Secret: ')[1]!.trim());
+    expect(node.configuration().callbridge('cb1')?.secret).toBe(r.output.split('Secret: ')[1]!.trim());
   });
 
   it('refuses a name that exists, or is not a DNS label, with one Error line and no change', async () => {
     await run('xmpp callbridge add cb1');
-    const before = node.registry.list();
+    const before = node.configuration().callbridges();
     expect(await run('xmpp callbridge add cb1')).toEqual({ output: 'Error: callbridge cb1 already exists; del it first to change its secret\n', exitCode: 1 });
     expect(await run('xmpp callbridge add CB1')).toMatchObject({ exitCode: 1 });
     for (const bad of ['-cb', 'cb_1', 'a.b', 'x'.repeat(64)]) {
@@ -37,7 +37,7 @@ describe('xmpp callbridge add', () => {
       expect(r.exitCode).toBe(1);
       expect(r.output).toMatch(/^Error: '.*' is not a valid callbridge name: [^\n]*\n$/);
     }
-    expect(node.registry.list()).toEqual(before);
+    expect(node.configuration().callbridges()).toEqual(before);
   });
 
   it('answers missing or extra words with the usage line', async () => {
@@ -52,14 +52,14 @@ describe('xmpp callbridge add-secret', () => {
     const r = await mmp.run('xmpp callbridge add-secret cb2', terminal, 'interactive', 'admin');
     expect(r).toEqual({ output: 'Successfully added callbridge.\n', exitCode: 0 });
     expect(terminal.asked).toEqual([{ question: 'Enter callbridge secret', echo: false }]);
-    expect(node.registry.get('cb2')?.secret).toBe('kvgP1SRzWVabhiPVAb1');
+    expect(node.configuration().callbridge('cb2')?.secret).toBe('kvgP1SRzWVabhiPVAb1');
   });
 
   it('refuses an empty secret, one with spaces, and a cancelled prompt, changing nothing', async () => {
     expect((await run('xmpp callbridge add-secret cb2', [''])).output).toBe('Error: the secret is empty\n');
     expect((await run('xmpp callbridge add-secret cb2', ['two words'])).output).toBe('Error: the secret may not contain spaces or control characters\n');
     expect((await run('xmpp callbridge add-secret cb2', [null])).output).toBe('Error: no secret given; nothing was changed\n');
-    expect(node.registry.list()).toEqual([]);
+    expect(node.configuration().callbridges()).toEqual([]);
   });
 
   it('refuses an existing name before asking for a secret', async () => {

@@ -174,7 +174,7 @@ describe('xmpp reset', () => {
     expect(await mmp.run('xmpp reset', terminal, 'interactive', 'admin')).toEqual({ output: '', exitCode: 0 });
     expect(terminal.asked[0]!.question).toBe('This removes all XMPP configuration from this node. Continue? (yes/no)');
     expect(node.settings().domain).toBeNull();
-    expect(node.registry.list()).toEqual([]);
+    expect(node.configuration().callbridges()).toEqual([]);
     const again = node.identity.id;
     await run('xmpp domain example.test');
     expect(await run('xmpp reset --force', [], 'exec')).toEqual({ output: '', exitCode: 0 });
