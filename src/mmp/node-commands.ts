@@ -14,7 +14,7 @@ export function nodeInterpreter(node: XmppNode, options: { users?: UserStore; ex
   return new Interpreter([
     ...xmppCommands({ node, checkCertificates: checkKeyAndCertificate }),
     ...callbridgeCommands({ node }),
-    ...clusterCommands(),
+    ...clusterCommands({ node }),
     ...pkiCommands({ certFolder: node.certFolder }),
     ...(options.users ? userCommands({ users: options.users }) : []),
     ...(options.extra ?? []),

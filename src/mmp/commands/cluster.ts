@@ -1,33 +1,111 @@
-import type { CommandSpec } from '../command.js';
 import { OperatorError } from '../../base/operator-error.js';
+import { DEFAULT_CLUSTER_PORT, NOT_CLUSTERED, type ClusterControl, type JoinTarget } from '../../node/cluster-control.js';
+import type { XmppNode } from '../../node/xmpp-node.js';
+import { clusterStatusJson, formatClusterStatus } from '../cluster-status-layout.js';
+import { UsageError, type CommandSpec } from '../command.js';
+import { json } from '../layout.js';
 
-/**
- * `xmpp cluster ...` with the syntax the reference gives. Clustering is
- * not built into this version of the node yet: each command says so in one
- * line and changes nothing.
- */
+/** `xmpp cluster trust|enable|disable|initialize|join|status|remove|leave` (reference: commands.md, "Cluster"). */
 
-const CLUSTER_COMMANDS: Array<[sub: string, usage: string, summary: string, args: [number, number]]> = [
-  ['enable', 'xmpp cluster enable', 'mark this node for clustering (the XMPP server must be disabled)', [0, 0]],
-  ['disable', 'xmpp cluster disable', 'undo xmpp cluster enable', [0, 0]],
-  ['initialize', 'xmpp cluster initialize', 'create a one-node cluster on this node', [0, 0]],
-  ['join', 'xmpp cluster join <cluster>', 'join the cluster that <cluster> (address or name of any member) belongs to', [1, 1]],
-  ['remove', 'xmpp cluster remove <peer>', 'remove another member from the cluster', [1, 1]],
-  ['leave', 'xmpp cluster leave', 'leave the cluster and keep running standalone', [0, 0]],
-  ['trust', 'xmpp cluster trust <bundle> | none | insecure-lab', 'set the trust bundle that cluster members must chain to', [1, 1]],
-  ['status', 'xmpp cluster status [--json]', 'show the cluster: state, peers, leader, replication', [0, 0]],
-];
+const JOIN_USAGE = 'xmpp cluster join <cluster>[:<port>]';
 
-export const CLUSTERING_UNAVAILABLE = 'clustering is not enabled on this node (this version runs standalone nodes only)';
-
-export function clusterCommands(): CommandSpec[] {
-  return CLUSTER_COMMANDS.map(([sub, usage, summary, args]) => ({
-    path: ['xmpp', 'cluster', sub],
-    usage,
-    summary,
-    args,
-    run: async () => {
-      throw new OperatorError(CLUSTERING_UNAVAILABLE);
+export function clusterCommands({ node }: { node: XmppNode }): CommandSpec[] {
+  /** The membership side, once clustering is enabled here and the node process runs it. */
+  const cluster = (): ClusterControl => {
+    if (!node.settings().clusterEnabled) throw new OperatorError(NOT_CLUSTERED);
+    if (!node.cluster) throw new OperatorError('the node process is not running; start it to use the cluster commands');
+    return node.cluster;
+  };
+  return [
+    {
+      path: ['xmpp', 'cluster', 'trust'],
+      usage: 'xmpp cluster trust <bundle> | none | insecure-lab',
+      summary: 'set the trust bundle (a PEM file in the certificate folder) that cluster members must chain to',
+      args: [1, 1],
+      run: async (ctx) => {
+        await node.setClusterTrust(ctx.args[0]!);
+        return '';
+      },
     },
-  }));
+    {
+      path: ['xmpp', 'cluster', 'enable'],
+      usage: 'xmpp cluster enable',
+      summary: 'mark this node for clustering (the XMPP server must be disabled)',
+      args: [0, 0],
+      run: async () => {
+        await node.setClusterEnabled(true);
+        return '';
+      },
+    },
+    {
+      path: ['xmpp', 'cluster', 'disable'],
+      usage: 'xmpp cluster disable',
+      summary: 'undo xmpp cluster enable (refused while this node is one of several members)',
+      args: [0, 0],
+      run: async () => {
+        await node.setClusterEnabled(false);
+        return '';
+      },
+    },
+    {
+      path: ['xmpp', 'cluster', 'initialize'],
+      usage: 'xmpp cluster initialize',
+      summary: 'create a one-node cluster on this node, seeded with its domain, call bridges and trust bundle',
+      args: [0, 0],
+      run: async () => {
+        await cluster().initialize();
+        return '';
+      },
+    },
+    {
+      path: ['xmpp', 'cluster', 'join'],
+      usage: JOIN_USAGE,
+      summary: 'join the cluster that <cluster> (address or name of any member, optionally :port of its cluster link) belongs to',
+      args: [1, 1],
+      run: async (ctx) => {
+        const outcome = await cluster().join(parseJoinTarget(ctx.args[0]!));
+        return `Joined cluster: ${outcome.peers} peers, leader ${outcome.leader}`;
+      },
+    },
+    {
+      path: ['xmpp', 'cluster', 'status'],
+      usage: 'xmpp cluster status [--json]',
+      summary: 'show the cluster: state, peers, leader, replication',
+      args: [0, 0],
+      run: async (ctx) => {
+        const c = cluster();
+        if (!c.isMember()) throw new OperatorError('this node is not a member of a cluster (xmpp cluster initialize, or xmpp cluster join <cluster>)');
+        const view = await c.status();
+        return ctx.json ? json(clusterStatusJson(view)) : formatClusterStatus(view, new Date());
+      },
+    },
+    {
+      path: ['xmpp', 'cluster', 'remove'],
+      usage: 'xmpp cluster remove <peer>',
+      summary: 'remove another member (by address as cluster status lists it, or by node name)',
+      args: [1, 1],
+      run: async (ctx) => `Removed ${await cluster().remove(ctx.args[0]!)} from the cluster.`,
+    },
+    {
+      path: ['xmpp', 'cluster', 'leave'],
+      usage: 'xmpp cluster leave',
+      summary: 'leave the cluster and keep running standalone with a copy of its configuration',
+      args: [0, 0],
+      run: async () => {
+        await cluster().leave();
+        return '';
+      },
+    },
+  ];
+}
+
+/** `10.0.0.1`, `10.0.0.1:6000`, `cb1.example.com`, `[fd00::1]:6000`. */
+export function parseJoinTarget(word: string): JoinTarget {
+  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(word);
+  const plain = /^([^:\s]+)(?::(\d+))?$/.exec(word);
+  const m = bracketed ?? plain;
+  if (!m) throw new UsageError(JOIN_USAGE);
+  const port = m[2] === undefined ? DEFAULT_CLUSTER_PORT : Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new OperatorError(`'${m[2]}' is not a port number (1 to 65535)`);
+  return { host: m[1]!, port };
 }
