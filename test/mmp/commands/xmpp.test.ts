@@ -197,8 +197,8 @@ describe('the interpreter', () => {
     expect((await run('help')).output).toMatch(/^Commands \(type help <command> for details\):\n/);
   });
 
-  it('answers the cluster commands with one clear line until clustering exists', async () => {
-    expect(await run('xmpp cluster status')).toEqual({ output: 'Error: clustering is not enabled on this node (this version runs standalone nodes only)\n', exitCode: 1 });
-    expect((await run('xmpp cluster join')).output).toBe('Error: usage: xmpp cluster join <cluster>\n');
+  it('answers the cluster commands with the reference line while clustering is not enabled, and join without a target with its usage', async () => {
+    expect(await run('xmpp cluster status')).toEqual({ output: 'Error: clustering is not enabled on this node (xmpp cluster enable)\n', exitCode: 1 });
+    expect((await run('xmpp cluster join')).output).toBe('Error: usage: xmpp cluster join <cluster>[:<port>]\n');
   });
 });
