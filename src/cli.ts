@@ -9,6 +9,7 @@ import { createLogger, stderrDestination, type Logger } from './observability/lo
 import { DEFAULT_SSH_PORT, startNode } from './process/node-process.js';
 import { readPasswordFile } from './mmp/users.js';
 import { DEFAULT_COMPONENT_PORTS } from './node/xmpp-node.js';
+import { DEFAULT_CLUSTER_PORT } from './node/cluster-control.js';
 import { CorruptFileError, OperatorError } from './base/operator-error.js';
 import { untilSignal } from './process/signals.js';
 
@@ -25,7 +26,8 @@ const USAGE = `usage: xmpp-cluster <command> [options]
   start   [--data-dir D]                          the demo node (npm start)
   node    --data-dir D [--name N] [--address A] [--iface b=ADDR ...]
           [--component-ports 5222,5223] [--ssh-port 2222 | --no-ssh]
-          [--admin-password-file F]               run one node (first start: the admin
+          [--cluster-port 5999] [--admin-password-file F]
+                                                  run one node (first start: the admin
                                                   password from F or XMPP_CLUSTER_ADMIN_PASSWORD)
   mmp     --data-dir D [--wait 15] ['<command>']  run MMP commands (interactive without a command);
                                                   waits up to --wait seconds for a node that is starting
@@ -41,6 +43,8 @@ export interface NodeCliOptions {
   interfaces: Record<string, string>;
   componentPorts: number[];
   ssh: { host: string; port: number } | null;
+  /** The cluster port peer links use, on the node's address. */
+  clusterPort: number;
   adminPasswordFile?: string;
 }
 
@@ -58,6 +62,7 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
       iface: { type: 'string', multiple: true },
       'component-ports': { type: 'string' },
       'ssh-port': { type: 'string' },
+      'cluster-port': { type: 'string' },
       'no-ssh': { type: 'boolean', default: false },
       'admin-password-file': { type: 'string' },
     },
@@ -75,8 +80,11 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
   const address = values.address ?? interfaces.a ?? '127.0.0.1';
   const sshPort = Number(values['ssh-port'] ?? DEFAULT_SSH_PORT);
   if (!Number.isInteger(sshPort) || sshPort < 0 || sshPort > 65535) throw new OperatorError(`--ssh-port ${values['ssh-port']}: expected a port such as 2222`);
+  const clusterPort = Number(values['cluster-port'] ?? DEFAULT_CLUSTER_PORT);
+  if (!Number.isInteger(clusterPort) || clusterPort < 1 || clusterPort > 65535) throw new OperatorError(`--cluster-port ${values['cluster-port']}: expected a port such as 5999`);
   return {
     dataDir: resolve(values['data-dir']),
+    clusterPort,
     name: values.name ?? 'xmpp1',
     address,
     interfaces,

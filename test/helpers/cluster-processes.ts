@@ -1,0 +1,112 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CliProcess, assertBuilt } from './cli.js';
+import { tempDir } from './test-node.js';
+import { PASSWORD_ONLY, SFTP, SSH, SSHPASS, requireBinaries, run, sshOptions, type RunResult } from '../mmp/ssh/harness.js';
+
+/**
+ * Real node processes for the cluster tests, as an operator runs them:
+ * `xmpp-cluster node --data-dir D --name cbN --address 127.0.0.N`, reached by
+ * the OpenSSH client and SFTP on their own addresses. Each node keeps the
+ * reference's ports (5222, 5223, SSH 2222, cluster 5999) on its own loopback
+ * address unless a test asks for others.
+ */
+
+export const CLUSTER_ADMIN_PASSWORD = 'cluster admin password';
+
+export interface ClusterNodePorts {
+  component: [number, number];
+  ssh: number;
+  cluster: number;
+}
+
+export const REFERENCE_PORTS: ClusterNodePorts = { component: [5222, 5223], ssh: 2222, cluster: 5999 };
+
+export class ClusterNodeProcess {
+  process: CliProcess | undefined;
+
+  private constructor(
+    readonly index: number,
+    readonly name: string,
+    readonly address: string,
+    readonly dataDir: string,
+    readonly ports: ClusterNodePorts,
+    private readonly passwordFile: string,
+  ) {}
+
+  /** Node N of a test cluster: name cbN, address 127.0.0.N, its own data directory under `root`. */
+  static async create(root: string, index: number, ports: ClusterNodePorts = REFERENCE_PORTS): Promise<ClusterNodeProcess> {
+    assertBuilt();
+    requireBinaries(SSH, SFTP, SSHPASS);
+    const passwordFile = join(root, 'admin-password');
+    await writeFile(passwordFile, `${CLUSTER_ADMIN_PASSWORD}\n`, { mode: 0o600 });
+    return new ClusterNodeProcess(index, `cb${index}`, `127.0.0.${index}`, join(root, `cb${index}`), ports, passwordFile);
+  }
+
+  /** Starts the process and waits until its SSH door answers (the `node_started` log line). */
+  async start(): Promise<void> {
+    const p = new CliProcess([
+      'node',
+      '--data-dir', this.dataDir,
+      '--name', this.name,
+      '--address', this.address,
+      '--component-ports', this.ports.component.join(','),
+      '--ssh-port', String(this.ports.ssh),
+      '--cluster-port', String(this.ports.cluster),
+      '--admin-password-file', this.passwordFile,
+    ]);
+    this.process = p;
+    await p.waitForOutput(/"event":"node_started"/, 20_000, 'stderr');
+  }
+
+  get pid(): number {
+    return this.process!.child.pid!;
+  }
+
+  /** `kill -9`: no goodbye, sockets reset by the kernel. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.process;
+    if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    p.child.kill(signal);
+    if (signal === 'SIGKILL' || signal === 'SIGTERM') await p.exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.process?.stop('SIGTERM');
+  }
+
+  /** One MMP command over `ssh admin@127.0.0.N '<command>'`, `input` on its standard input. */
+  ssh(command: string, input?: string): Promise<RunResult> {
+    return run(SSHPASS, ['-e', SSH, ...sshOptions(this.ports.ssh, PASSWORD_ONLY), `admin@${this.address}`, command], {
+      input,
+      env: { SSHPASS: CLUSTER_ADMIN_PASSWORD },
+      timeoutMs: 60_000,
+    });
+  }
+
+  /** `sftp -b -` into the node's certificate folder. */
+  sftp(batch: string): Promise<RunResult> {
+    const options = sshOptions(this.ports.ssh, [...PASSWORD_ONLY, '-o', 'BatchMode=no']).map((a) => (a === '-p' ? '-P' : a));
+    return run(SSHPASS, ['-e', SFTP, ...options, '-b', '-', `admin@${this.address}`], { input: batch, env: { SSHPASS: CLUSTER_ADMIN_PASSWORD } });
+  }
+
+  /** The node's log so far (pino JSON lines on standard error). */
+  get log(): string {
+    return this.process?.stderr ?? '';
+  }
+}
+
+/** N node processes under one temporary root. */
+export async function clusterProcesses(count: number, ports: ClusterNodePorts = REFERENCE_PORTS): Promise<{ root: string; nodes: ClusterNodeProcess[] }> {
+  const root = await tempDir('cluster-');
+  const nodes: ClusterNodeProcess[] = [];
+  for (let i = 1; i <= count; i++) nodes.push(await ClusterNodeProcess.create(root, i, ports));
+  return { root, nodes };
+}
+
+/** Fails with the command, its exit status and both streams when it did not succeed. */
+export async function expectOk(node: ClusterNodeProcess, command: string, input?: string): Promise<string> {
+  const r = await node.ssh(command, input);
+  if (r.code !== 0) throw new Error(`${node.name}> ${command}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r.stdout;
+}
