@@ -43,8 +43,12 @@ export type ControlMessage =
       /** Travels only over the mutually authenticated link; never logged. */
       readonly callbridges: readonly { readonly name: string; readonly secret: string }[];
     }
-  /** The leader accepted the join (and removed any old entry of this id): the joiner starts its Raft loop. */
-  | { readonly type: 'join-admitted'; readonly rid: string }
+  /**
+   * The leader accepted the join and removed any old entry of this id: the
+   * joiner starts its Raft loop. Entries up to `index` are history (an old
+   * incarnation's removal there is not this node's).
+   */
+  | { readonly type: 'join-admitted'; readonly rid: string; readonly index: number }
   | { readonly type: 'join-result'; readonly rid: string; readonly ok: true; readonly peers: number; readonly leader: string }
   | { readonly type: 'join-result'; readonly rid: string; readonly ok: false; readonly error: string }
   | { readonly type: 'member-request'; readonly rid: string; readonly op: 'remove'; readonly target: string }
@@ -84,7 +88,7 @@ export function decodeControl(bytes: Uint8Array): ControlMessage {
         callbridges: list(r.callbridges, 'callbridges', (c) => ({ name: str(c, 'name'), secret: str(c, 'secret') })),
       };
     case 'join-admitted':
-      return { type: r.type, rid: rid(r) };
+      return { type: r.type, rid: rid(r), index: int(r, 'index') };
     case 'join-result':
       if (r.ok === true) return { type: r.type, rid: rid(r), ok: true, peers: int(r, 'peers'), leader: str(r, 'leader') };
       if (r.ok === false) return { type: r.type, rid: rid(r), ok: false, error: str(r, 'error') };

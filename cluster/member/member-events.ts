@@ -12,12 +12,14 @@ export interface MemberEvents {
   role: (e: { readonly role: Role; readonly leader: NodeId; readonly term: number; readonly at: Date }) => void;
   applied: (e: { readonly index: number; readonly result: ApplyResult }) => void;
   membership: (e: { readonly index: number; readonly change: ConfChange }) => void;
+  /** The replicated state changed (entries applied or a snapshot restored); readers compare what they care about. */
+  state: (e: { readonly applied: number }) => void;
   /** This node is no longer in the configuration; the member has stopped its loop. */
   removed: (e: { readonly reason: 'applied' | 'notice' }) => void;
 }
 
 export class MemberListeners {
-  private readonly handlers: { [E in keyof MemberEvents]: MemberEvents[E][] } = { role: [], applied: [], membership: [], removed: [] };
+  private readonly handlers: { [E in keyof MemberEvents]: MemberEvents[E][] } = { role: [], applied: [], membership: [], state: [], removed: [] };
 
   on<E extends keyof MemberEvents>(event: E, handler: MemberEvents[E]): () => void {
     const list = this.handlers[event] as MemberEvents[E][];

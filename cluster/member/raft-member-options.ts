@@ -34,6 +34,12 @@ export interface RaftMemberOptions {
   readonly retryMs?: number;
   /** The leader sends its cluster-view this often. Default 500 ms. */
   readonly viewMs?: number;
+  /**
+   * A joiner replays the log from the start: up to this index it may hold an
+   * old incarnation of this node's id (reset, then joined again), whose
+   * removal there is not this node's.
+   */
+  readonly historyUntil?: number;
   /** Election jitter seed; random by default. */
   readonly seed?: number;
 }

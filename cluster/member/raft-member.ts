@@ -57,12 +57,14 @@ export class RaftMember {
   private roleSince = new Date();
   /** Index of the conf change that last added this node (0: before the snapshot): an older removal notice is not ours. */
   private addedAt = 0;
+  private readonly historyUntil: number;
 
   constructor(options: RaftMemberOptions) {
     this.id = options.id;
     this.transport = options.transport;
     this.log = (options.logger ?? silentLogger()).child({ module: 'raft-member' });
     this.o = resolveMemberOptions(options);
+    this.historyUntil = options.historyUntil ?? 0;
     ({ storage: this.storage, node: this.node } = openCore(options, this.log));
     this.state = ClusterState.fromSnapshot(this.storage.snapshot().data);
     this.proposals = new ProposalQueue(`${this.id}/${randomBytes(6).toString('hex')}`);
@@ -198,11 +200,6 @@ export class RaftMember {
     return to;
   }
 
-  /** Sends a control message to a peer; false when no link is up. */
-  sendControl(to: PeerId, message: ControlMessage): boolean {
-    return this.transport.send(to, 'control', encodeControl(message));
-  }
-
   /** Stops the loop, fails what is pending and closes the storage. The transport stays its owner's. */
   stop(): void {
     if (this.stopped) return;
@@ -269,6 +266,7 @@ export class RaftMember {
       for (const e of rd.committedEntries) this.applyEntry(e);
       for (const r of rd.readStates) this.waits.readIndexKnown(r.context, r.index);
       this.node.advance(rd);
+      if (rd.snapshot || rd.committedEntries.length > 0) this.events.emit('state', { applied: this.node.status().applied });
       if (rd.softState) this.softChanged(rd.softState);
       this.maybeSnapshot();
       this.waits.check(this.node.status().applied);
@@ -279,11 +277,11 @@ export class RaftMember {
     if (e.type === 'conf-change') {
       const change = decodeConfChange(e.data);
       this.state.applyConfChange(change);
-      if (change.node === this.id && change.type === 'remove') this.removedBy ??= 'applied';
+      if (change.node === this.id && change.type === 'remove' && e.index > this.historyUntil) this.removedBy ??= 'applied';
       if (change.node === this.id && (change.type === 'add-learner' || change.type === 'add-voter')) this.addedAt = e.index;
       // The removed member may never hear this commit (the leader stops talking to it), so tell it.
       if (change.type === 'remove' && change.node !== this.id && this.soft.role === 'leader') {
-        this.sendControl(change.node, { type: 'removed', id: change.node, index: e.index });
+        this.transport.send(change.node, 'control', encodeControl({ type: 'removed', id: change.node, index: e.index }));
       }
       this.events.emit('membership', { index: e.index, change });
       this.syncPeers();
