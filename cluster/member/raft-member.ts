@@ -353,7 +353,7 @@ export class RaftMember {
       return; // the cluster service logs malformed control frames
     }
     if (c.type === 'cluster-view') this.activity.acceptView(from, c.term, c.members);
-    else if (c.type === 'removed' && c.id === this.id && this.inConfiguration() && c.index > this.addedAt && isMember(this.conf(), from)) {
+    else if (c.type === 'removed' && c.id === this.id && this.inConfiguration() && c.index > Math.max(this.addedAt, this.historyUntil) && isMember(this.conf(), from)) {
       this.run(() => (this.removedBy ??= 'notice'));
     }
   }

@@ -129,6 +129,9 @@ describe('ClusterService', () => {
     const s = await cb1!.service.status();
     expect(s.quorum).toEqual({ reachable: 1, voters: 3, lost: true });
     await expect(cb1!.service.remove('cb2')).rejects.toThrow(NO_QUORUM);
+    const joiner = await h.node(4, { callbridges: [CB1] });
+    await expect(joiner.service.join(at(1))).rejects.toThrow(new OperatorError(NO_QUORUM));
+    expect(joiner.service.isMember()).toBe(false);
   });
 
   it('removes a follower by name and the leader by endpoint; the removed nodes go standalone with a copy', async () => {

@@ -82,6 +82,18 @@ describe('RaftMember', () => {
     expect(leader.raftStatus().term).toBe(term);
   });
 
+  it('applies a follower\'s proposal exactly once when the leader dies while it is in flight', async () => {
+    await threeMembers();
+    const leader = await h.waitLeader();
+    const follower = ['n1', 'n2', 'n3'].map((id) => h.get(id)).find((m) => !m.isLeader())!;
+    const pending = follower.propose(addCallbridge('inflight', 'secret'), WAIT_MS);
+    await h.crash(leader.id);
+    // Committed before the crash, or proposed again (same client and seq) to the next leader: applied once either way.
+    expect(await pending).toEqual({ status: 'applied' });
+    const rest = ['n1', 'n2', 'n3'].filter((id) => id !== leader.id);
+    await h.until(() => rest.every((id) => names(id).join() === 'inflight'), 'the call bridge on both survivors');
+  });
+
   it('refuses changes at once without quorum, and refuses the read barrier so callers can read stale', async () => {
     await threeMembers();
     const leader = await h.waitLeader();
