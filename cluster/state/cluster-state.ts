@@ -10,6 +10,7 @@ import type { Entry } from '../raft/messages.js';
 import { decodeConfChange, type ConfChange } from '../raft/membership.js';
 import type { ClusterCommand, Direction, PolicyList, PrivacyMode, SecurityMode, Trust } from './commands.js';
 import { InvalidCommandError } from './errors.js';
+import { decodeMemberInfo } from './member-info.js';
 import { decodeProposal } from './proposal.js';
 import { cloneState, deserializeState, emptyState, serializeState, type Member, type StateData } from './state-data.js';
 
@@ -76,16 +77,17 @@ export class ClusterState {
     return { client, seq, outcome: refusal === undefined ? { status: 'applied' } : { status: 'rejected', reason: refusal } };
   }
 
-  /** Membership follows the Raft configuration: a committed conf change, with the address in its context. */
+  /** Membership follows the Raft configuration: a committed conf change, with the member's info (member-info.ts) in its context. */
   applyConfChange(change: ConfChange): void {
     const members = this.s.members;
     const prior = members.get(change.node);
+    const info = () => (change.context === undefined && prior ? { name: prior.name, cluster: prior.cluster, component: prior.component } : decodeMemberInfo(change.context));
     switch (change.type) {
       case 'add-learner':
-        members.set(change.node, { address: change.context ?? prior?.address ?? '', role: 'learner' });
+        members.set(change.node, { ...info(), role: 'learner' });
         break;
       case 'add-voter':
-        members.set(change.node, { address: change.context ?? prior?.address ?? '', role: 'voter' });
+        members.set(change.node, { ...info(), role: 'voter' });
         break;
       case 'promote':
         if (prior) members.set(change.node, { ...prior, role: 'voter' });
@@ -240,7 +242,7 @@ function applyCommand(s: StateData, cmd: ClusterCommand): string | undefined {
     case 'member-address': {
       const m = s.members.get(cmd.id);
       if (!m) return `no member ${cmd.id}`;
-      s.members.set(cmd.id, { ...m, address: cmd.address });
+      s.members.set(cmd.id, { ...m, component: cmd.address });
       return undefined;
     }
     case 'batch':

@@ -10,7 +10,11 @@ export type SecurityMode = 'none' | 'optional' | 'required';
 export type PrivacyMode = 'off' | 'allow' | 'deny';
 export type Direction = 'both' | 'incoming' | 'outgoing';
 export type PolicyList = 'allow' | 'deny';
-export type Trust = { readonly kind: 'none' } | { readonly kind: 'pem'; readonly pem: string } | { readonly kind: 'insecure-lab' };
+/** A pem trust names the file it came from, so every member can show `Trust bundle : abhiall.cer`. */
+export type Trust =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'pem'; readonly pem: string; readonly file?: string }
+  | { readonly kind: 'insecure-lab' };
 
 export type ClusterCommand =
   | { readonly type: 'set-domain'; readonly domain: string }
@@ -56,7 +60,10 @@ export function commandProblem(cmd: unknown, depth = 0): string | undefined {
       const t = c.trust as Record<string, unknown> | null | undefined;
       if (typeof t !== 'object' || t === null) return "field 'trust' must be an object";
       if (t.kind === 'none' || t.kind === 'insecure-lab') return undefined;
-      if (t.kind === 'pem') return typeof t.pem === 'string' ? pemBundleProblem(t.pem) : "field 'trust.pem' must be a string";
+      if (t.kind === 'pem') {
+        if (t.file !== undefined && (typeof t.file !== 'string' || !/^[^/\\\0]{1,255}$/.test(t.file))) return "field 'trust.file' must be a file name";
+        return typeof t.pem === 'string' ? pemBundleProblem(t.pem) : "field 'trust.pem' must be a string";
+      }
       return "field 'trust.kind' must be none, pem or insecure-lab";
     }
     case 'federation-enabled':
@@ -94,6 +101,7 @@ export function commandProblem(cmd: unknown, depth = 0): string | undefined {
       return 'problem' in t ? t.problem : t.value === c.target ? undefined : 'route target must be normalized host:port';
     }
     case 'member-address':
+      // Sets the member's component endpoint (the address `cluster status` lists).
       return need('id') ?? need('address') ?? (str('id')!.length === 0 ? 'member id is empty' : undefined);
     case 'batch': {
       if (depth > 0) return 'batches do not nest';
@@ -120,7 +128,8 @@ function checked<C extends ClusterCommand>(cmd: C): C {
 export const setDomain = (domain: string) => checked({ type: 'set-domain', domain: domain.toLowerCase() });
 export const addCallbridge = (name: string, secret: string) => checked({ type: 'callbridge-add', name, secret });
 export const deleteCallbridge = (name: string) => checked({ type: 'callbridge-del', name });
-export const setTrustBundle = (pem: string) => checked({ type: 'set-trust', trust: { kind: 'pem', pem } });
+export const setTrustBundle = (pem: string, file?: string) =>
+  checked({ type: 'set-trust', trust: file === undefined ? { kind: 'pem', pem } : { kind: 'pem', pem, file } });
 export const clearTrust = () => checked({ type: 'set-trust', trust: { kind: 'none' } });
 export const setInsecureLabTrust = () => checked({ type: 'set-trust', trust: { kind: 'insecure-lab' } });
 export const setFederationEnabled = (enabled: boolean) => checked({ type: 'federation-enabled', enabled });

@@ -6,3 +6,4 @@ export { InvalidCommandError, StateSnapshotError } from './errors.js';
 export type { Member, MemberRole } from './state-data.js';
 export { STATE_VERSION } from './state-data.js';
 export { dnsLabelProblem, domainProblem, domainPatternProblem, secretProblem, pemBundleProblem, parseHostPort } from './validation.js';
+export { encodeMemberInfo, decodeMemberInfo, type MemberInfo } from './member-info.js';

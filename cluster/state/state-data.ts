@@ -5,11 +5,17 @@
  */
 import type { Direction, PrivacyMode, SecurityMode, Trust } from './commands.js';
 import { StateSnapshotError } from './errors.js';
+import { decodeMemberInfo } from './member-info.js';
 
 export type MemberRole = 'voter' | 'learner';
 
+/** A member as its conf change described it (cluster/state/member-info.ts), and its role. */
 export interface Member {
-  readonly address: string;
+  readonly name: string;
+  /** `host:port` of its cluster link. */
+  readonly cluster: string;
+  /** `host:port` it serves call bridges on, as `cluster status` lists it. */
+  readonly component: string;
   readonly role: MemberRole;
 }
 
@@ -43,7 +49,8 @@ export interface StateData {
   applyCounter: number;
 }
 
-export const STATE_VERSION = 1;
+/** 2: members carry name, cluster and component endpoints; a pem trust carries its file name. */
+export const STATE_VERSION = 2;
 
 export function emptyState(): StateData {
   return {
@@ -103,7 +110,7 @@ export function serializeState(s: StateData): string {
       deny: sorted(s.federation.deny),
       routes: sorted(s.federation.routes),
     },
-    members: sorted(s.members),
+    members: sorted(s.members).map(([id, m]) => [id, { name: m.name, cluster: m.cluster, component: m.component, role: m.role }]),
     clients: sorted(s.clients).map(([c, r]) => [c, { seq: r.seq, rejected: r.rejected ?? null, at: r.at }]),
     applyCounter: s.applyCounter,
   });
@@ -118,12 +125,12 @@ export function deserializeState(text: string): StateData {
     throw new StateSnapshotError('cluster state snapshot is not JSON');
   }
   if (typeof raw !== 'object' || raw === null) throw new StateSnapshotError('cluster state snapshot is not an object');
-  if (raw.version !== STATE_VERSION) {
-    // Version 1 is the first; a later version adds its migration step here, oldest first.
+  if (raw.version !== 1 && raw.version !== STATE_VERSION) {
     throw new StateSnapshotError(`cluster state snapshot version ${JSON.stringify(raw.version)} is not supported by this release`);
   }
   try {
-    return readV1(raw);
+    // Migrations, oldest first: version 1 held a member's conf-change context as its address.
+    return readState(raw, raw.version === 1);
   } catch (err) {
     if (err instanceof StateSnapshotError) throw err;
     throw new StateSnapshotError(`cluster state snapshot is malformed: ${(err as Error).message}`);
@@ -151,7 +158,7 @@ const oneOf =
     values.includes(v as T) ? (v as T) : fail(what);
 const bool = (v: unknown, what: string) => (typeof v === 'boolean' ? v : fail(what));
 
-function readV1(raw: Record<string, unknown>): StateData {
+function readState(raw: Record<string, unknown>, v1: boolean): StateData {
   const f = raw.federation as Record<string, unknown>;
   if (typeof f !== 'object' || f === null) fail('federation');
   const sasl = f.saslExternal as Record<string, unknown>;
@@ -159,8 +166,9 @@ function readV1(raw: Record<string, unknown>): StateData {
   const t = raw.trust as Record<string, unknown>;
   let trust: Trust;
   if (t?.kind === 'none' || t?.kind === 'insecure-lab') trust = { kind: t.kind };
-  else if (t?.kind === 'pem' && typeof t.pem === 'string') trust = { kind: 'pem', pem: t.pem };
-  else fail('trust');
+  else if (t?.kind === 'pem' && typeof t.pem === 'string' && (t.file === undefined || typeof t.file === 'string')) {
+    trust = t.file === undefined ? { kind: 'pem', pem: t.pem } : { kind: 'pem', pem: t.pem, file: t.file as string };
+  } else fail('trust');
   const direction = oneOf('direction', ['both', 'incoming', 'outgoing'] as const);
   if (raw.domain !== null && typeof raw.domain !== 'string') fail('domain');
   if (f.dialbackSecret !== null && typeof f.dialbackSecret !== 'string') fail('federation.dialbackSecret');
@@ -184,8 +192,13 @@ function readV1(raw: Record<string, unknown>): StateData {
     },
     members: pairs(raw.members, 'members', (v) => {
       const m = v as Record<string, unknown>;
-      if (typeof m?.address !== 'string') fail('members.address');
-      return { address: m.address, role: oneOf('members.role', ['voter', 'learner'] as const)(m.role) };
+      const role = oneOf('members.role', ['voter', 'learner'] as const)(m?.role);
+      if (v1) {
+        if (typeof m?.address !== 'string') fail('members.address');
+        return { ...decodeMemberInfo(m.address), role };
+      }
+      for (const k of ['name', 'cluster', 'component']) if (typeof m?.[k] !== 'string') fail(`members.${k}`);
+      return { name: m.name as string, cluster: m.cluster as string, component: m.component as string, role };
     }),
     clients: pairs(raw.clients, 'clients', (v) => {
       const c = v as Record<string, unknown>;

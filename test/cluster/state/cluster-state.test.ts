@@ -27,6 +27,7 @@ import {
 import { ClusterState, MAX_CLIENT_SESSIONS } from '../../../cluster/state/cluster-state.js';
 import { InvalidCommandError, StateSnapshotError } from '../../../cluster/state/errors.js';
 import { decodeProposal, encodeProposal } from '../../../cluster/state/proposal.js';
+import { encodeMemberInfo } from '../../../cluster/state/member-info.js';
 import { Harness } from '../raft/harness.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQk\n-----END CERTIFICATE-----\n';
@@ -155,17 +156,29 @@ describe('ClusterState apply', () => {
     expect(s.snapshot()).toEqual(before);
   });
 
-  it('tracks members from committed conf changes, with their address', () => {
+  it('tracks members from committed conf changes, with the name and endpoints their context carries', () => {
     const s = new ClusterState();
-    s.applyEntry({ index: 1, term: 1, type: 'conf-change', data: encodeConfChange({ type: 'add-voter', node: 'cb1', context: '10.106.81.30:5999' }) });
-    s.applyConfChange({ type: 'add-learner', node: 'cb2', context: '10.106.81.31:5999' });
-    s.applyConfChange({ type: 'promote', node: 'cb2' });
-    s.applyConfChange({ type: 'add-learner', node: 'cb3', context: '10.106.81.32:5999' });
-    s.applyConfChange({ type: 'remove', node: 'cb3' });
+    const info = (n: number) => encodeMemberInfo({ name: `cb${n}`, cluster: `10.106.81.3${n - 1}:5999`, component: `10.106.81.3${n - 1}:5222` });
+    s.applyEntry({ index: 1, term: 1, type: 'conf-change', data: encodeConfChange({ type: 'add-voter', node: 'id1', context: info(1) }) });
+    s.applyConfChange({ type: 'add-learner', node: 'id2', context: info(2) });
+    s.applyConfChange({ type: 'promote', node: 'id2' });
+    s.applyConfChange({ type: 'add-learner', node: 'id3', context: info(3) });
+    s.applyConfChange({ type: 'remove', node: 'id3' });
+    // A plain-address context (an older bootstrap) is kept as the cluster endpoint.
+    s.applyConfChange({ type: 'add-learner', node: 'id4', context: '10.106.81.33:5999' });
     expect(s.members()).toEqual([
-      { id: 'cb1', address: '10.106.81.30:5999', role: 'voter' },
-      { id: 'cb2', address: '10.106.81.31:5999', role: 'voter' },
+      { id: 'id1', name: 'cb1', cluster: '10.106.81.30:5999', component: '10.106.81.30:5222', role: 'voter' },
+      { id: 'id2', name: 'cb2', cluster: '10.106.81.31:5999', component: '10.106.81.31:5222', role: 'voter' },
+      { id: 'id4', name: '', cluster: '10.106.81.33:5999', component: '', role: 'learner' },
     ]);
+  });
+
+  it('keeps the trust bundle file name with its text', () => {
+    const s = new ClusterState();
+    s.apply(prop(setTrustBundle(PEM, 'abhiall.cer')));
+    expect(s.trust()).toEqual({ kind: 'pem', pem: PEM, file: 'abhiall.cer' });
+    expect(() => setTrustBundle(PEM, '../etc/passwd')).toThrow(/file name/);
+    expect(ClusterState.fromSnapshot(s.snapshot()).trust()).toEqual({ kind: 'pem', pem: PEM, file: 'abhiall.cer' });
   });
 
   it('forgets the least recently active client session past the bound, deterministically', () => {
@@ -207,7 +220,7 @@ describe('ClusterState snapshots', () => {
 
   it('is versioned, and refuses a version it does not know or a damaged document', () => {
     const snap = JSON.parse(new TextDecoder().decode(populated().snapshot())) as Record<string, unknown>;
-    expect(snap.version).toBe(1);
+    expect(snap.version).toBe(2);
     const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
     expect(() => ClusterState.fromSnapshot(enc({ ...snap, version: 99 }))).toThrow(/version 99 is not supported/);
     expect(() => ClusterState.fromSnapshot(enc({ ...snap, callbridges: 'x' }))).toThrow(StateSnapshotError);
@@ -217,6 +230,13 @@ describe('ClusterState snapshots', () => {
     const before = s.snapshot();
     expect(() => s.restore(enc({ ...snap, version: 99 }))).toThrow(StateSnapshotError);
     expect(s.snapshot()).toEqual(before);
+  });
+
+  it('migrates a version 1 snapshot, whose members held their context as an address', () => {
+    const v2 = JSON.parse(new TextDecoder().decode(populated().snapshot())) as Record<string, unknown>;
+    const v1 = { ...v2, version: 1, members: [['cb1', { address: '10.0.0.1:5999', role: 'voter' }]] };
+    const r = ClusterState.fromSnapshot(new TextEncoder().encode(JSON.stringify(v1)));
+    expect(r.members()).toEqual([{ id: 'cb1', name: '', cluster: '10.0.0.1:5999', component: '', role: 'voter' }]);
   });
 });
 

@@ -1,0 +1,66 @@
+/**
+ * A node's local configuration held in memory, for the cluster service
+ * tests: the NodeConfiguration contract with the local registry's checks and
+ * words (the file-backed LocalConfiguration lands with the node wiring; this
+ * stands in for the data directory, which these tests do not exercise).
+ */
+import { OperatorError } from '../../../src/base/operator-error.js';
+import { checkNewCallbridge, type Callbridge } from '../../../src/node/callbridge-registry.js';
+import type { ConfigurationChange, NodeConfiguration, TrustSetting } from '../../../src/node/configuration.js';
+
+export class MemoryConfiguration implements NodeConfiguration {
+  readonly kind = 'local' as const;
+  private d: string | null;
+  private readonly cbs = new Map<string, Callbridge>();
+  private t: TrustSetting;
+  private readonly listeners = new Set<(c: ConfigurationChange) => void>();
+
+  constructor(init: { domain?: string | null; callbridges?: Callbridge[]; trust?: TrustSetting } = {}) {
+    this.d = init.domain ?? null;
+    for (const c of init.callbridges ?? []) this.cbs.set(c.name.toLowerCase(), c);
+    this.t = init.trust ?? { kind: 'none' };
+  }
+
+  domain(): string | null {
+    return this.d;
+  }
+  callbridge(name: string): Callbridge | undefined {
+    return this.cbs.get(name.toLowerCase());
+  }
+  callbridges(): Callbridge[] {
+    return [...this.cbs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+  async readCallbridges(): Promise<{ callbridges: Callbridge[]; stale: boolean }> {
+    return { callbridges: this.callbridges(), stale: false };
+  }
+  trust(): TrustSetting {
+    return this.t;
+  }
+  async setDomain(domain: string): Promise<void> {
+    this.d = domain;
+    this.emit({ type: 'domain', domain });
+  }
+  async addCallbridge(name: string, secret: string): Promise<void> {
+    checkNewCallbridge({ list: () => this.callbridges(), get: (n) => this.callbridge(n), add: async () => undefined, remove: async () => undefined, clear: async () => undefined }, name, secret);
+    this.cbs.set(name.toLowerCase(), { name, secret });
+    this.emit({ type: 'callbridge-added', name });
+  }
+  async removeCallbridge(name: string): Promise<Callbridge> {
+    const c = this.callbridge(name);
+    if (!c) throw new OperatorError(`no callbridge named ${name}`);
+    this.cbs.delete(name.toLowerCase());
+    this.emit({ type: 'callbridge-removed', name: c.name });
+    return c;
+  }
+  async setTrust(trust: TrustSetting): Promise<void> {
+    this.t = trust;
+    this.emit({ type: 'trust', trust });
+  }
+  onChange(listener: (change: ConfigurationChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  private emit(c: ConfigurationChange): void {
+    for (const l of this.listeners) l(c);
+  }
+}
