@@ -3,12 +3,13 @@ import { DEFAULT_MAX_FRAME_BYTES, type FrameKind } from './transport.js';
 /**
  * Frames on a cluster link: a 4-byte big-endian length of what follows, one
  * kind byte, then the payload. The first frame each way is the hello (JSON of
- * PeerHello); Raft, control and stanza frames follow.
+ * PeerHello); Raft, control and stanza frames follow. `retire` (empty) says
+ * the sender keeps another connection to us: write nothing more here, close it.
  */
-export type WireKind = 'hello' | FrameKind;
+export type WireKind = 'hello' | FrameKind | 'retire';
 
-const KIND_BYTES: Record<WireKind, number> = { hello: 0, raft: 1, control: 2, stanza: 3 };
-const KINDS: readonly WireKind[] = ['hello', 'raft', 'control', 'stanza'];
+const KIND_BYTES: Record<WireKind, number> = { hello: 0, raft: 1, control: 2, stanza: 3, retire: 4 };
+const KINDS: readonly WireKind[] = ['hello', 'raft', 'control', 'stanza', 'retire'];
 
 /** Length prefix plus kind byte. */
 export const FRAME_HEADER_BYTES = 5;

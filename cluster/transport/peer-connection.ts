@@ -11,6 +11,8 @@ export interface ConnectionHandler {
   hello(conn: PeerConnection, hello: PeerHello): void;
   frame(conn: PeerConnection, kind: FrameKind, payload: Buffer): void;
   drain(conn: PeerConnection): void;
+  /** The peer retired this connection: the transport stops writing to it before it is closed. */
+  retired(conn: PeerConnection): void;
   closed(conn: PeerConnection, reason: string, by: ClosedBy): void;
 }
 
@@ -39,6 +41,7 @@ export class PeerConnection {
   private helloTimer: NodeJS.Timeout | undefined;
   private corked = false;
   private done = false;
+  private retiring = false;
 
   constructor(
     readonly socket: TLSSocket,
@@ -54,6 +57,10 @@ export class PeerConnection {
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('drain', () => this.handler.drain(this));
     socket.on('error', (err: NodeJS.ErrnoException) => this.finish(err.code ?? err.message, 'remote'));
+    // The peer ended its side (it closed, or retired this connection as a
+    // duplicate): nothing more is written here, but what was written already
+    // still leaves, since the socket ends (allowHalfOpen is false) rather than being destroyed.
+    socket.on('end', () => this.finish('connection closed by peer', 'remote', false));
     socket.on('close', () => this.finish('connection closed by peer', 'remote'));
     this.helloTimer = setTimeout(() => {
       this.log.warn({ event: 'hello_timeout', timeoutMs: options.helloTimeoutMs }, 'closing a cluster connection: no hello in time');
@@ -93,11 +100,19 @@ export class PeerConnection {
     this.socket.write(payload);
   }
 
-  /** Stops using the connection but lets what was written (both ways) arrive: a duplicate, or one replaced. */
+  /**
+   * Stops using the connection, a duplicate or one replaced, without losing
+   * what the peer wrote on it meanwhile: we tell the peer and keep reading;
+   * the peer stops writing and closes it when it reads our `retire`.
+   */
   retire(reason: string): void {
-    if (this.done) return;
-    this.log.debug({ event: 'connection_retired', reason }, 'closing a cluster connection that another one replaces');
-    this.socket.end();
+    if (this.done || this.retiring) return;
+    this.retiring = true;
+    this.log.debug({ event: 'connection_retired', reason }, 'retiring a cluster connection that another one replaces');
+    this.socket.write(encodeFrame('retire', Buffer.alloc(0)));
+    const timer = setTimeout(() => this.destroy('retired'), this.options.helloTimeoutMs);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
   }
 
   destroy(reason: string): void {
@@ -118,8 +133,13 @@ export class PeerConnection {
           this.log = this.log.child({ peer: hello.id, peerName: hello.name });
           this.decoder.maxFrameBytes = this.options.maxFrameBytes;
           this.handler.hello(this, hello);
+        } else if (!this.remote) {
+          return this.refuse(`a ${frame.kind} frame before the hello`);
+        } else if (frame.kind === 'retire') {
+          this.handler.retired(this);
+          this.retiring = true;
+          this.socket.end();
         } else {
-          if (!this.remote) return this.refuse(`a ${frame.kind} frame before the hello`);
           this.handler.frame(this, frame.kind, frame.payload);
         }
       }
@@ -135,11 +155,11 @@ export class PeerConnection {
     this.destroy(reason);
   }
 
-  private finish(reason: string, by: ClosedBy): void {
+  private finish(reason: string, by: ClosedBy, destroy = true): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.helloTimer);
-    if (!this.socket.destroyed) this.socket.destroy();
+    if (destroy && !this.socket.destroyed) this.socket.destroy();
     this.handler.closed(this, reason, by);
   }
 }

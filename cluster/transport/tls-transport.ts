@@ -62,6 +62,7 @@ export class TlsTransport implements Transport {
     hello: (conn, hello) => this.onHello(conn, hello),
     frame: (conn, kind, payload) => this.onFrame(conn, kind, payload),
     drain: (conn) => this.onDrain(conn),
+    retired: (conn) => this.onRetired(conn),
     closed: (conn, reason, by) => this.onClosed(conn, reason, by),
   };
 
@@ -215,6 +216,14 @@ export class TlsTransport implements Transport {
   private onDrain(conn: PeerConnection): void {
     const link = conn.remote ? this.links.get(conn.remote.id) : undefined;
     if (link?.conn === conn) link.pump();
+  }
+
+  private onRetired(conn: PeerConnection): void {
+    const link = this.links.get(conn.remote!.id);
+    if (link?.conn !== conn) return;
+    // The peer keeps another connection, whose hello is on its way (it read ours).
+    link.conn = undefined;
+    this.settleSwitching();
   }
 
   private onClosed(conn: PeerConnection, reason: string, by: ClosedBy): void {
