@@ -83,3 +83,9 @@ export function certificateSubject(socket: TLSSocket): { subject?: string; subje
     ...(cert.subjectaltname ? { subjectAltName: cert.subjectaltname } : {}),
   };
 }
+
+/** Whether two answers of `security()` would make the same TLS context (so the listener's can stay). */
+export function sameSecurity(a: PeerSecurity, b: PeerSecurity): boolean {
+  if (a.key !== b.key || a.cert !== b.cert || a.trust.kind !== b.trust.kind) return false;
+  return a.trust.kind === 'insecure-lab' || a.trust.ca === (b.trust as { ca: string }).ca;
+}

@@ -2,9 +2,10 @@ import type { Socket } from 'node:net';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
 import type { Logger } from '../../src/observability/logger.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { Redialer } from './redialer.js';
 import { PeerConnection, type ClosedBy, type ConnectionHandler } from './peer-connection.js';
 import { PeerLink } from './peer-link.js';
-import { certificateSubject, clientOptions, serverContextOptions, verificationFailure, type PeerSecurity } from './peer-security.js';
+import { certificateSubject, clientOptions, sameSecurity, serverContextOptions, verificationFailure, type PeerSecurity } from './peer-security.js';
 import { DEFAULT_MAX_FRAME_BYTES, formatEndpoint, TransportError, type FrameKind, type PeerEndpoint, type PeerHello, type PeerId, type Transport, type TransportEvents } from './transport.js';
 
 export interface TlsTransportOptions {
@@ -21,13 +22,6 @@ export interface TlsTransportOptions {
   helloTimeoutMs?: number;
   /** Stanza frames go to a socket only while it holds less than this unwritten. */
   stanzaMarkBytes?: number;
-}
-
-interface Redial {
-  attempt: number;
-  timer: NodeJS.Timeout | undefined;
-  dialing: boolean;
-  lastFailure: string | undefined;
 }
 
 /**
@@ -54,8 +48,7 @@ export class TlsTransport implements Transport {
   /** Trusted connections still waiting for the peer's hello. */
   private readonly awaitingHello = new Set<PeerConnection>();
   private readonly links = new Map<PeerId, PeerLink>();
-  private wanted = new Map<PeerId, PeerEndpoint>();
-  private readonly redials = new Map<PeerId, Redial>();
+  private readonly redialer: Redialer;
   private readonly handlers: { [E in keyof TransportEvents]: TransportEvents[E][] } = { frame: [], linkUp: [], linkDown: [] };
   private closing = false;
   private readonly connections: ConnectionHandler = {
@@ -73,6 +66,8 @@ export class TlsTransport implements Transport {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.helloTimeoutMs = options.helloTimeoutMs ?? 5000;
     this.stanzaMarkBytes = options.stanzaMarkBytes ?? 64 * 1024;
+    const connect = (endpoint: PeerEndpoint) => this.connectOnce(endpoint, Math.max(this.helloTimeoutMs, this.backoff.maxMs));
+    this.redialer = new Redialer(this.backoff, { connect, linked: (id) => this.links.has(id) }, this.log);
   }
 
   get self(): PeerHello {
@@ -111,21 +106,15 @@ export class TlsTransport implements Transport {
       this.hello = { ...this.hello, endpoint: { host: this.hello.endpoint.host, port: address.port } };
     }
     this.log.info({ event: 'listening', endpoint: formatEndpoint(this.hello.endpoint) }, 'cluster port listening');
-    for (const id of this.wanted.keys()) this.ensureDial(id);
+    this.redialer.start();
   }
 
   setPeers(peers: ReadonlyMap<PeerId, PeerEndpoint>): void {
-    const before = this.wanted;
-    this.wanted = new Map([...peers].filter(([id]) => id !== this.hello.id));
-    for (const id of before.keys()) {
-      if (this.wanted.has(id)) continue;
-      const redial = this.redials.get(id);
-      if (redial) clearTimeout(redial.timer);
-      this.redials.delete(id);
+    const wanted = new Map([...peers].filter(([id]) => id !== this.hello.id));
+    for (const id of this.redialer.want(wanted)) {
       const conn = this.links.get(id)?.conn;
       if (conn?.direction === 'out') conn.retire('peer no longer a member');
     }
-    if (this.server) for (const id of this.wanted.keys()) this.ensureDial(id);
   }
 
   async dial(endpoint: PeerEndpoint, timeoutMs: number): Promise<PeerHello> {
@@ -169,8 +158,7 @@ export class TlsTransport implements Transport {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    for (const redial of this.redials.values()) clearTimeout(redial.timer);
-    this.redials.clear();
+    this.redialer.stop();
     const closed = [...this.sockets].map((s) => new Promise((resolve) => (s.destroyed ? resolve(undefined) : s.once('close', resolve))));
     const serverClosed = new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)));
     for (const socket of this.sockets) socket.destroy();
@@ -189,8 +177,7 @@ export class TlsTransport implements Transport {
     if (!link) {
       const fresh = new PeerLink(hello, conn, this.stanzaMarkBytes);
       this.links.set(hello.id, fresh);
-      const redial = this.redials.get(hello.id);
-      if (redial) redial.attempt = 0;
+      this.redialer.linkedUp(hello.id);
       this.log.info({ event: 'link_up', peer: hello.id, peerName: hello.name, remote: conn.address, direction: conn.direction }, 'cluster link up');
       for (const h of this.handlers.linkUp) h(hello);
     } else if (!link.conn) {
@@ -262,13 +249,13 @@ export class TlsTransport implements Transport {
     this.links.delete(id);
     this.log.info({ event: 'link_down', peer: id, peerName: link.hello.name, reason }, 'cluster link down');
     for (const h of this.handlers.linkDown) h(id, reason);
-    this.scheduleDial(id);
+    this.redialer.linkedDown(id);
   }
 
   private refreshServerSecurity(server: Server): void {
     const next = this.options.security();
     const last = this.serverSecurity;
-    if (last && next.key === last.key && next.cert === last.cert && sameTrust(next, last)) return;
+    if (last && sameSecurity(next, last)) return;
     server.setSecureContext(serverContextOptions(next));
     this.serverSecurity = next;
   }
@@ -323,6 +310,11 @@ export class TlsTransport implements Transport {
         reject(new TransportError(code.startsWith('ERR_SSL_') ? 'protocol' : 'unreachable', code));
       };
       socket.once('error', onError);
+      socket.once('close', () => {
+        if (secured) return;
+        clearTimeout(timer);
+        reject(new TransportError(this.closing ? 'closed' : 'unreachable', 'connection closed during the TLS handshake'));
+      });
       socket.once('secureConnect', () => {
         secured = true;
         socket.off('error', onError);
@@ -350,52 +342,4 @@ export class TlsTransport implements Transport {
       });
     });
   }
-
-  private ensureDial(id: PeerId): void {
-    const endpoint = this.wanted.get(id);
-    if (this.closing || !endpoint || this.links.has(id)) return;
-    let redial = this.redials.get(id);
-    if (!redial) this.redials.set(id, (redial = { attempt: 0, timer: undefined, dialing: false, lastFailure: undefined }));
-    if (redial.timer || redial.dialing) return;
-    redial.dialing = true;
-    const state = redial;
-    this.connectOnce(endpoint, Math.max(this.helloTimeoutMs, this.backoff.maxMs)).then(
-      (hello) => {
-        state.dialing = false;
-        state.lastFailure = undefined;
-        if (hello.id !== id) {
-          this.log.warn({ event: 'peer_id_mismatch', peer: id, endpoint: formatEndpoint(endpoint), answered: hello.id }, 'a member address answered with another id');
-          this.scheduleDial(id);
-        }
-      },
-      (err: TransportError) => {
-        state.dialing = false;
-        if (err.message !== state.lastFailure) {
-          const level = err.code === 'unreachable' ? 'debug' : 'warn';
-          this.log[level]({ event: 'dial_failed', peer: id, endpoint: formatEndpoint(endpoint), code: err.code, reason: err.message }, 'cannot link to a cluster member');
-        }
-        state.lastFailure = err.message;
-        this.scheduleDial(id);
-      },
-    );
-  }
-
-  private scheduleDial(id: PeerId): void {
-    const redial = this.redials.get(id);
-    if (this.closing || !this.wanted.has(id) || !redial || redial.timer || redial.dialing) {
-      if (!redial && this.wanted.has(id)) this.ensureDial(id);
-      return;
-    }
-    const delay = backoffDelay(this.backoff, redial.attempt++);
-    redial.timer = setTimeout(() => {
-      redial.timer = undefined;
-      this.ensureDial(id);
-    }, delay);
-    redial.timer.unref();
-  }
-}
-
-function sameTrust(a: PeerSecurity, b: PeerSecurity): boolean {
-  if (a.trust.kind !== b.trust.kind) return false;
-  return a.trust.kind === 'insecure-lab' || a.trust.ca === (b.trust as { ca: string }).ca;
 }
