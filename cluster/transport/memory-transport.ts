@@ -45,6 +45,11 @@ export class MemoryNetwork {
     this.byEndpoint.set(key, t);
   }
 
+  /** @internal A member (re)started: the others' redial loops find it, as a real transport's backoff would. */
+  announce(t: MemoryTransport): void {
+    for (const other of this.byEndpoint.values()) if (other !== t) other.relinkWanted();
+  }
+
   /** @internal */
   unregister(t: MemoryTransport): void {
     const key = formatEndpoint(t.self.endpoint);
@@ -95,6 +100,7 @@ export class MemoryTransport implements Transport {
     this.network.register(this);
     this.started = true;
     this.relinkWanted();
+    this.network.announce(this);
   }
 
   setPeers(peers: ReadonlyMap<PeerId, PeerEndpoint>): void {

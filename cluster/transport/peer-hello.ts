@@ -1,0 +1,27 @@
+import type { PeerHello } from './transport.js';
+
+/** The largest hello accepted: it is read before the peer is known, so it is kept small. */
+export const MAX_HELLO_BYTES = 4096;
+
+export function encodeHello(hello: PeerHello): Buffer {
+  return Buffer.from(JSON.stringify({ id: hello.id, name: hello.name, endpoint: { host: hello.endpoint.host, port: hello.endpoint.port } }));
+}
+
+/** The peer's hello, or why it is not one (a reason for the log line that closes the link). */
+export function parseHello(payload: Buffer): PeerHello | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return 'the hello is not JSON';
+  }
+  if (typeof value !== 'object' || value === null) return 'the hello is not a JSON object';
+  const { id, name, endpoint } = value as Record<string, unknown>;
+  if (typeof id !== 'string' || id.length === 0) return 'the hello has no id';
+  if (typeof name !== 'string') return 'the hello has no name';
+  if (typeof endpoint !== 'object' || endpoint === null) return 'the hello has no endpoint';
+  const { host, port } = endpoint as Record<string, unknown>;
+  if (typeof host !== 'string' || host.length === 0) return 'the hello has no endpoint host';
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) return 'the hello has no valid endpoint port';
+  return { id, name, endpoint: { host, port } };
+}
