@@ -9,6 +9,8 @@ import type { RaftConfig } from '../../../cluster/raft/config.js';
 import type { Message, MessageType, VoteRequest } from '../../../cluster/raft/messages.js';
 import { RaftNode } from '../../../cluster/raft/raft-node.js';
 import { Harness } from './harness.js';
+import { LeaderLinkLoss } from './sim/leader-link-loss.js';
+import { Simulation, TICK } from './sim/simulation.js';
 
 /** Counts ticks, so a test can show an election needed none. */
 class CountingNode extends RaftNode {
@@ -263,4 +265,38 @@ describe('a slow or broken link between the leader and one follower', () => {
       expect(h.appliedData('c')).toEqual(['after-heal']);
     });
   }
+});
+
+describe('failover in the simulator (real Ready loop, message delays, unsynchronized clocks)', () => {
+  /** Ticks from killing a settled leader until another one leads every live voter. */
+  function failoverTicks(seed: number, nodes: number, linkLoss: boolean): number {
+    const sim = new Simulation({ seed, founders: Array.from({ length: nodes }, (_, i) => `n${i + 1}`) });
+    expect(sim.runUntil(100 * TICK, () => sim.stableLeader() !== undefined)).toBe(true);
+    // Past the election timeout, so nobody's recent vote holds the next election up.
+    sim.runUntil(sim.now + 30 * TICK);
+    const old = sim.stableLeader()!;
+    sim.crash(old);
+    // The kill resets the dead leader's sockets at once: every follower sees its link close.
+    if (linkLoss) new LeaderLinkLoss(sim, seed, true).afterChaos();
+    const at = sim.now;
+    const elected = sim.runUntil(at + 100 * TICK, () => ![undefined, old].includes(sim.stableLeader()));
+    expect(elected).toBe(true);
+    return (sim.now - at) / TICK;
+  }
+
+  it('takes a few ticks when the followers forget the dead leader, and an election timeout when they do not', () => {
+    for (const nodes of [3, 5]) {
+      const fast = [];
+      const slow = [];
+      for (let seed = 1; seed <= 20; seed++) {
+        fast.push(failoverTicks(seed, nodes, true));
+        slow.push(failoverTicks(seed, nodes, false));
+      }
+      // Two followers whose campaign delays fall within a message delay of each other split the vote
+      // and wait out a timeout like anyone else; otherwise the first to campaign wins at once.
+      expect(fast.filter((t) => t < 7).length, `${nodes} nodes: ${fast.join(' ')}`).toBeGreaterThanOrEqual(18);
+      // Without forgetting, each follower waits its own timeout (ET = 10 ticks) from the last heartbeat.
+      expect(Math.min(...slow), `${nodes} nodes: ${slow.join(' ')}`).toBeGreaterThanOrEqual(9);
+    }
+  });
 });
