@@ -107,6 +107,16 @@ export class RaftNode {
     this.raft.campaign();
   }
 
+  /**
+   * Call when the link to the leader closes: a follower forgets that leader
+   * (soft state only; the next Ready reports leader none), so it grants
+   * pre-votes at once. No effect on a leader, a candidate, or a follower
+   * that knows no leader.
+   */
+  forgetLeader(): void {
+    this.raft.forgetLeader();
+  }
+
   hasReady(): boolean {
     if (this.outstanding) return false;
     const r = this.raft;

@@ -70,6 +70,24 @@ export class Raft extends RaftReplication {
     this.applyCommittedConfChanges();
   }
 
+  /**
+   * The caller's link to the leader closed (etcd's ForgetLeader). A follower
+   * drops the leader it knew, so its leader lease no longer makes it ignore
+   * pre-votes and a quorum that agrees the leader is gone can elect a new one
+   * at once; a follower that still hears the leader keeps refusing, so one
+   * broken link cannot depose a healthy leader. Term, vote and the election
+   * timer stay as they are; the leader's next append or heartbeat restores it.
+   * Leaders, candidates and a follower that knows no leader ignore it.
+   */
+  forgetLeader(): void {
+    if (this.role !== 'follower' || this.lead === NO_NODE) return;
+    this.cfg.logger('leader-forgotten', { id: this.id, term: this.term, leader: this.lead });
+    this.lead = NO_NODE;
+    // Knowing a leader of this term means the election we may have voted in is over: the
+    // refusal of pre-votes right after a vote (handleVoteRequest) must not hold the failover up.
+    this.ticksSinceVote = Number.MAX_SAFE_INTEGER;
+  }
+
   propose(data: Uint8Array): void {
     if (this.role === 'leader') {
       if (this.leadTransferee !== NO_NODE) throw new ProposalDroppedError('transferring-leadership');

@@ -38,3 +38,18 @@ export class UnconfirmedReadNode extends RaftNode {
     return new LeaseFreeReadRaft(config);
   }
 }
+
+/** Forgets the vote along with the leader when the link to the leader closes: the vote of that term is free again (§5.2). */
+class VoteForgettingRaft extends Raft {
+  override forgetLeader(): void {
+    const had = this.role === 'follower' && this.lead !== '';
+    super.forgetLeader();
+    if (had) this.vote = '';
+  }
+}
+
+export class VoteForgettingNode extends RaftNode {
+  protected override createCore(config: RaftConfig): Raft {
+    return new VoteForgettingRaft(config);
+  }
+}

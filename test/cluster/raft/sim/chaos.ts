@@ -5,77 +5,20 @@
  * and the run must elect a leader within a bound and apply every
  * acknowledged proposal on every live member. A failure names its seed.
  */
-import type { RaftConfig } from '../../../../cluster/raft/config.js';
 import { ConfChangeRejectedError, ProposalDroppedError } from '../../../../cluster/raft/errors.js';
-import type { HardState, NodeId } from '../../../../cluster/raft/messages.js';
+import type { NodeId } from '../../../../cluster/raft/messages.js';
 import type { RaftNode } from '../../../../cluster/raft/raft-node.js';
+import { describeRun, type ChaosOptions, type ChaosResult, type ChaosStats } from './chaos-options.js';
 import { InvariantViolation } from './checker.js';
+import { LeaderLinkLoss } from './leader-link-loss.js';
 import type { NetworkFaults } from './network.js';
-import { Simulation, TICK, type SimulationConfig } from './simulation.js';
+import { Simulation, TICK } from './simulation.js';
+
+export { describeRun, type ChaosOptions, type ChaosResult, type ChaosStats } from './chaos-options.js';
 
 export const CHAOS_FAULTS: NetworkFaults = { dropRate: 0.05, duplicateRate: 0.03, minDelay: 1, maxDelay: 12, slowRate: 0.03, longDelay: 60 };
 const STORM_FAULTS: NetworkFaults = { dropRate: 0.05, duplicateRate: 0.05, minDelay: 1, maxDelay: 20, slowRate: 0.2, longDelay: 80 };
 const HEALED_FAULTS: NetworkFaults = { dropRate: 0, duplicateRate: 0, minDelay: 1, maxDelay: 8, slowRate: 0, longDelay: 0 };
-
-export interface ChaosOptions {
-  readonly seed: number;
-  readonly nodes: 3 | 5;
-  /** Length of the fault phase. */
-  readonly chaosTicks?: number;
-  readonly membership?: boolean;
-  readonly preVote?: boolean;
-  readonly checkQuorum?: boolean;
-  /** Fraction of chaos actions that crash a node (the rest partition, heal, restart, transfer...). */
-  readonly crashWeight?: number;
-  /**
-   * Election storm: chaos every few ticks, crashes that restart almost at
-   * once and favour the leader, slow links. Built to make competing
-   * candidates of one term and voters crashing between their requests
-   * common, which is what the negative controls need.
-   */
-  readonly storm?: boolean;
-  readonly createNode?: (config: RaftConfig) => RaftNode;
-  readonly persistHardState?: (hs: HardState) => HardState;
-  readonly wireCodec?: boolean;
-  /** Tight flow control: 2 appends in flight of at most 2 entries each. */
-  readonly tightFlow?: boolean;
-  readonly openStorage?: SimulationConfig['openStorage'];
-  /** Bound on ticks from heal to a leader every live voter follows. */
-  readonly electionBoundTicks?: number;
-}
-
-export interface ChaosStats {
-  readonly events: number;
-  readonly elections: number;
-  readonly acked: number;
-  readonly snapshotsSent: number;
-  readonly crashes: number;
-  readonly confChanges: number;
-  readonly duplicatesSuppressed: number;
-  readonly electionAfterHealTicks: number;
-  readonly readsAnswered: number;
-}
-
-export interface ChaosResult {
-  readonly ok: boolean;
-  readonly seed: number;
-  readonly invariant?: InvariantViolation['invariant'];
-  /** One line to paste into a test or `soak` to replay this run, then what went wrong. */
-  readonly report: string;
-  readonly stats?: ChaosStats;
-}
-
-export function describeRun(o: ChaosOptions): string {
-  const flags = [`seed=${o.seed}`, `nodes=${o.nodes}`];
-  if (o.membership) flags.push('membership');
-  if (o.storm) flags.push('storm');
-  if (o.wireCodec) flags.push('wireCodec');
-  if (o.tightFlow) flags.push('tightFlow');
-  if (o.preVote === false) flags.push('no-prevote');
-  if (o.checkQuorum === false) flags.push('no-checkquorum');
-  if (o.chaosTicks !== undefined) flags.push(`ticks=${o.chaosTicks}`);
-  return `runChaos({ ${flags.join(', ')} })`;
-}
 
 export function runChaos(options: ChaosOptions): ChaosResult {
   const founders = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
@@ -128,6 +71,7 @@ class ChaosRun {
   private readonly reads = new Map<string, { node: NodeId; mustSee: number }>();
   private readsAnswered = 0;
   private nextRead = 0;
+  private readonly linkLoss: LeaderLinkLoss | undefined;
 
   constructor(
     private readonly sim: Simulation,
@@ -135,6 +79,7 @@ class ChaosRun {
     private readonly founders: readonly NodeId[],
     private readonly spares: readonly NodeId[],
   ) {
+    this.linkLoss = options.linkLoss ? new LeaderLinkLoss(sim, options.seed, options.preVote !== false) : undefined;
     sim.onApply = (host, id, index) => {
       const p = this.pending.get(id);
       // The client hears "done" only from the node it asked, once that node applied it.
@@ -203,6 +148,7 @@ class ChaosRun {
       duplicatesSuppressed,
       electionAfterHealTicks,
       readsAnswered: this.readsAnswered,
+      ...(this.linkLoss?.stats() ?? { leaderForgets: 0, linkLossCampaigns: 0, fastFailovers: 0 }),
     };
   }
 
@@ -294,6 +240,7 @@ class ChaosRun {
       if (!this.acceptingNew) return;
       if (this.options.storm) this.stormStep();
       else this.chaosStep();
+      this.linkLoss?.afterChaos();
       this.scheduleChaos();
     });
   }
