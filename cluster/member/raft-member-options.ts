@@ -51,6 +51,8 @@ export interface ResolvedMemberOptions {
   readonly retryMs: number;
   /** Ticks between the leader's cluster-views. */
   readonly viewTicks: number;
+  /** How long a change or read made during an election waits for a leader before it is refused: two of the longest election timeouts. */
+  readonly leaderWaitMs: number;
 }
 
 export function resolveMemberOptions(options: RaftMemberOptions): ResolvedMemberOptions {
@@ -62,6 +64,7 @@ export function resolveMemberOptions(options: RaftMemberOptions): ResolvedMember
     snapshotKeep: Math.min(options.snapshotKeep ?? 100, snapshotEntries),
     retryMs: options.retryMs ?? 300,
     viewTicks: Math.max(1, Math.round((options.viewMs ?? 500) / tickMs)),
+    leaderWaitMs: 2 * 2 * (options.electionTicks ?? 10) * tickMs,
   };
 }
 

@@ -22,6 +22,7 @@ import type { FrameKind, PeerId, Transport } from '../transport/transport.js';
 import { decodeControl, encodeControl, type ControlMessage } from './control-messages.js';
 import { MemberListeners, type MemberEvents } from './member-events.js';
 import { MemberWaits } from './member-waits.js';
+import { failoverCampaignDelayMs } from './leader-failover.js';
 import { changeMembership } from './membership-change.js';
 import { PeerActivity } from './peer-activity.js';
 import { openCore, resolveMemberOptions, type RaftMemberOptions, type ResolvedMemberOptions } from './raft-member-options.js';
@@ -125,22 +126,22 @@ export class RaftMember {
 
   /**
    * Proposes a command; resolves with its outcome once this node applied it.
-   * Rejects at once with NO_QUORUM when no leader is known, with the state's
+   * Rejects with NO_QUORUM when no leader is known (whenLeaderKnown), with the state's
    * refusal when it was refused, and after `timeoutMs` with an error saying it
    * may still be applied.
    */
-  propose(command: ClusterCommand, timeoutMs: number): Promise<ApplyOutcome> {
-    if (!this.running) return Promise.reject(new OperatorError(MEMBER_STOPPED));
-    if (this.soft.leader === '') return Promise.reject(new OperatorError(NO_QUORUM));
+  async propose(command: ClusterCommand, timeoutMs: number): Promise<ApplyOutcome> {
+    if (!this.running) throw new OperatorError(MEMBER_STOPPED);
+    await this.whenLeaderKnown();
     const { promise, first } = this.proposals.add(command, timeoutMs);
     if (first) this.run(() => this.sendHeadProposal(true));
     return promise;
   }
 
   /** Linearizable read barrier: resolves once this node applied everything committed when it was asked. */
-  readIndex(timeoutMs: number): Promise<void> {
-    if (!this.running) return Promise.reject(new OperatorError(MEMBER_STOPPED));
-    if (this.soft.leader === '') return Promise.reject(new OperatorError(NO_QUORUM));
+  async readIndex(timeoutMs: number): Promise<void> {
+    if (!this.running) throw new OperatorError(MEMBER_STOPPED);
+    await this.whenLeaderKnown();
     const context = `${this.proposals.client}/read-${++this.readCounter}`;
     const done = this.waits.addRead(context, timeoutMs);
     this.run(() => {
@@ -152,6 +153,16 @@ export class RaftMember {
       }
     });
     return done;
+  }
+
+  /** An election (a leader just died) takes tens of milliseconds: wait that out before saying there is no quorum. */
+  private async whenLeaderKnown(): Promise<void> {
+    try {
+      await this.waits.until(() => this.soft.leader !== '' || !this.running, this.o.leaderWaitMs, 'a leader');
+    } catch {
+      throw new OperatorError(NO_QUORUM);
+    }
+    if (!this.running) throw new OperatorError(MEMBER_STOPPED);
   }
 
   /**
@@ -365,13 +376,20 @@ export class RaftMember {
   }
 
   /**
-   * The link to the leader closed (its process died or the network failed).
-   * The lead adds here, after merging forgetLeader into the core:
-   * `this.run(() => this.node.forgetLeader())` and a jittered `campaign()`, so
-   * pre-votes are granted at once instead of after the leader lease.
+   * A crashed leader's sockets reset at once: forget it, so pre-votes are
+   * granted now rather than after the lease, and campaign soon unless someone
+   * else has. A quorum still decides: if the leader lives, the others still
+   * hear it and refuse the pre-vote, which never raises terms.
    */
   private onLeaderLinkLost(): void {
-    this.log.info({ leader: this.soft.leader }, 'link to the leader closed');
+    const leader = this.soft.leader;
+    this.log.info({ event: 'leader_link_lost', leader }, 'link to the leader closed');
+    this.run(() => this.node.forgetLeader());
+    const timer = setTimeout(() => {
+      if (this.stopped || !this.started) return;
+      if (this.node.status().leader === '' && this.node.status().role === 'follower') this.run(() => this.node.campaign());
+    }, failoverCampaignDelayMs());
+    timer.unref();
   }
 
   private sendClusterView(): void {
