@@ -7,7 +7,8 @@ import { PINNED, prosodyInstalled, startOurNode, startProsody, startRelay, type 
  * `npm run bench`: every figure beside its baselines from the same run.
  * Component routing: two components, A sends to B, windowed and
  * ping-pong, through our node, a plain TCP relay (the physical limit) and
- * Prosody when it is installed. Then the Raft election simulation.
+ * Prosody when it is installed. Then the Raft election simulation, and
+ * etcd's failover (kill -9 of its leader) as the baseline for ours.
  */
 
 const STANZAS = Number(process.env.BENCH_STANZAS ?? 100_000);
@@ -75,6 +76,27 @@ async function raftBench(): Promise<void> {
   console.log(runRaftElectionBench());
 }
 
+async function etcdBench(): Promise<void> {
+  const etcd = await import('./etcd-cluster.js');
+  if (!etcd.etcdInstalled()) {
+    console.log(`\netcd is not installed at ${etcd.ETCD} (apt-get install etcd-server): its failover rows are missing.`);
+    return;
+  }
+  const { runEtcdFailoverBench, failoverTitle, failoverHeader, formatFailoverRow } = await import('./etcd-failover.js');
+  const trials = Number(process.env.BENCH_FAILOVER_TRIALS ?? 20);
+  console.log(`\n${failoverTitle()}`);
+  console.log(failoverHeader());
+  const rows = [];
+  for (const tuned of [false, true]) {
+    const row = await runEtcdFailoverBench({ trials, tuned });
+    console.log(formatFailoverRow(row));
+    rows.push(row);
+  }
+  // The tail is trials where etcd needed a second election (a split vote, or a vote refused while the other survivor's check-quorum lease still ran; etcd 3.4 has pre-vote off by default): another randomized timeout.
+  console.log(`trials that needed a second election: ${rows.map((r) => `${r.extraTermTrials} of ${r.trials} ${r.config.split(' ')[0]}`).join(', ')}`);
+}
+
 const only = process.argv[2];
 if (!only || only === 'component') await componentBench();
 if (!only || only === 'raft') await raftBench();
+if (!only || only === 'etcd') await etcdBench();
