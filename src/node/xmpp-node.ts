@@ -300,7 +300,11 @@ export class XmppNode {
   /** `xmpp cluster trust <bundle> | none | insecure-lab`: a bundle is a PEM file of certificates in the certificate folder. */
   setClusterTrust(word: string): Promise<void> {
     return this.changes.run(async () => {
-      if (word === 'none') return this.config.setTrust({ kind: 'none' });
+      if (word === 'none') {
+        // A member's links are checked against the bundle: without one nobody would be trusted.
+        if (this.config.kind === 'replicated') throw new OperatorError('a cluster member needs a trust bundle; give another bundle, or leave the cluster first (xmpp cluster leave)');
+        return this.config.setTrust({ kind: 'none' });
+      }
       if (word === 'insecure-lab') return this.config.setTrust({ kind: 'insecure-lab' });
       return this.config.setTrust(await this.readTrustBundle(word));
     });

@@ -4,7 +4,10 @@ import type { Interpreter } from '../mmp/interpreter.js';
 import { nodeInterpreter } from '../mmp/node-commands.js';
 import { startMmpSshServer, type MmpSshServer } from '../mmp/ssh/server.js';
 import { UserStore } from '../mmp/users.js';
-import { XmppNode, type XmppNodeOptions } from '../node/xmpp-node.js';
+import { DEFAULT_COMPONENT_PORTS, XmppNode, type XmppNodeOptions } from '../node/xmpp-node.js';
+import { DEFAULT_CLUSTER_PORT } from '../node/cluster-control.js';
+import { startClustering } from './clustering.js';
+import type { ClusterServiceOptions } from '../../cluster/member/cluster-host.js';
 
 /**
  * A node with its doors open: the XMPP service (if enabled), the MMP over
@@ -26,6 +29,10 @@ export interface StartNodeOptions extends XmppNodeOptions {
   ssh?: { host: string; port: number } | null;
   /** The first admin account's password, used only when no account exists yet. */
   adminPassword?: string;
+  /** The cluster port peer links use on the node's address (default 5999). */
+  clusterPort?: number;
+  /** Member loop timing and the cluster operations' time limits. */
+  cluster?: ClusterServiceOptions;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
@@ -35,6 +42,15 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     for (const c of closers.splice(0).reverse()) await c();
   };
   try {
+    const cluster = await startClustering({
+      node,
+      address: options.address,
+      clusterPort: options.clusterPort ?? DEFAULT_CLUSTER_PORT,
+      componentPort: (options.componentPorts ?? DEFAULT_COMPONENT_PORTS)[0]!,
+      log: options.log,
+      service: options.cluster,
+    });
+    closers.push(() => cluster.close());
     const users = await UserStore.open(options.dataDir);
     const interpreter = nodeInterpreter(node, { users });
     const control: Server = await startControlSocket(node.layout.controlSocket, interpreter);

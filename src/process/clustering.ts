@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import { ClusterService, type ClusterServiceOptions } from '../../cluster/member/cluster-service.js';
+import type { ClusterHost } from '../../cluster/member/cluster-host.js';
+import { TlsTransport } from '../../cluster/transport/tls-transport.js';
+import type { PeerSecurity } from '../../cluster/transport/peer-security.js';
+import type { Transport } from '../../cluster/transport/transport.js';
+import { OperatorError } from '../base/operator-error.js';
+import type { Logger } from '../observability/logger.js';
+import type { TrustSetting } from '../node/configuration.js';
+import { loadTlsCredentials } from '../pki/credentials.js';
+import type { XmppNode } from '../node/xmpp-node.js';
+
+/**
+ * The one place where the node meets the cluster: a ClusterHost over an
+ * XmppNode (its identity, settings, certificate folder and configuration),
+ * the mutual-TLS transport on the cluster port, and the ClusterService that
+ * `xmpp cluster ...` drives. src/ below this floor sees only the interfaces
+ * in src/node (ClusterControl, NodeConfiguration).
+ */
+
+export interface ClusteringOptions {
+  node: XmppNode;
+  /** The node's own address: its cluster link listens there. */
+  address: string;
+  clusterPort: number;
+  /** The first component port, for `cluster status`'s `address:port`. */
+  componentPort: number;
+  log: Logger;
+  service?: ClusterServiceOptions;
+  /** Told each time the service creates a transport (the cluster router follows it). */
+  onTransport?: (transport: Transport) => void;
+}
+
+export async function startClustering(options: ClusteringOptions): Promise<ClusterService> {
+  const { node, log } = options;
+  const host: ClusterHost = {
+    nodeId: node.identity.id,
+    nodeName: node.name,
+    clusterEndpoint: { host: options.address, port: options.clusterPort },
+    componentEndpoint: () => `${options.address}:${options.componentPort}`,
+    raftDir: join(node.layout.root, 'raft'),
+    settings: () => {
+      const s = node.settings();
+      return { clusterEnabled: s.clusterEnabled, certs: s.certs, xmppEnabled: s.enabled };
+    },
+    localConfiguration: () => node.local,
+    useConfiguration: async (config) => node.useConfiguration(config),
+    disableClustering: () => node.setClusterEnabled(false),
+    createTransport: async (trust) => {
+      const transport = new TlsTransport({
+        self: { id: node.identity.id, name: node.name, endpoint: { host: options.address, port: options.clusterPort } },
+        security: await peerSecurity(node, trust),
+        log: log.child({ module: 'cluster-link' }),
+      });
+      options.onTransport?.(transport);
+      await transport.start().catch((err: Error) => {
+        throw new OperatorError(`cannot listen on the cluster port ${options.address}:${options.clusterPort}: ${err.message}`);
+      });
+      return transport;
+    },
+    logger: log.child({ module: 'cluster' }),
+  };
+  const service = await ClusterService.open(host, options.service);
+  let leader: string | undefined;
+  service.on('role', (e) => {
+    if (e.leader === leader) return;
+    leader = e.leader;
+    log.info({ module: 'cluster', event: 'leader_changed', leader: e.leader || 'none', role: e.role, term: e.term }, e.leader ? 'the cluster has a leader' : 'the cluster has no leader');
+  });
+  node.attachCluster(service);
+  return service;
+}
+
+/**
+ * What each new peer connection presents and checks: the node's certificate
+ * (`xmpp certs`, read now) and the trust bundle as it is at that handshake
+ * (it follows the replicated `xmpp cluster trust`).
+ */
+async function peerSecurity(node: XmppNode, trust: () => TrustSetting): Promise<() => PeerSecurity> {
+  const certs = node.settings().certs;
+  if (!certs) throw new OperatorError('no certificates set (xmpp certs <key-file> <crt-file>)');
+  const credentials = await loadTlsCredentials(node.certFolder, certs.key, certs.cert, certs.bundle ?? undefined);
+  const chain = [credentials.cert, ...credentials.bundle].join('');
+  return () => {
+    const t = trust();
+    if (t.kind === 'insecure-lab') return { key: credentials.key, cert: chain, trust: { kind: 'insecure-lab' } };
+    // A member cannot clear its bundle (XmppNode.setClusterTrust); should a state
+    // without one ever be replicated, trust nothing but this node's own
+    // certificate, never an empty `ca`, which node:tls reads as its default roots.
+    return { key: credentials.key, cert: chain, trust: { kind: 'pem', ca: t.kind === 'pem' ? t.pem : credentials.cert } };
+  };
+}
