@@ -154,3 +154,28 @@ export function turn(): Promise<void> {
 export function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
+
+/** Sends stanzas from..to of `route` to `to`, a few per turn of the event loop, so some are always in flight. */
+export async function pump(cl: RoutingCluster, on: string, route: WatchedRoute, to: string, from: number, upTo: number, perTurn = 10, during?: (n: number) => Promise<void> | void): Promise<void> {
+  for (let n = from; n <= upTo; n++) {
+    cl.router(on).route(message(route.address, to, n), route);
+    if (n % perTurn === 0) {
+      await during?.(n);
+      await turn();
+    }
+  }
+}
+
+export function describeReceived(route: WatchedRoute): () => string {
+  return () => `${route.address} has ${route.numbers().length}: …${route.numbers().slice(-5).join(',')}; errors ${route.errors().join(',')}`;
+}
+
+/** Runs `fn` once, right after `on` has handled the first routing message that matches. */
+export function afterFrame(cl: RoutingCluster, on: string, matches: (text: string) => boolean, fn: () => void): void {
+  let done = false;
+  cl.member(on).transport.on('frame', (_from, _kind, payload) => {
+    if (done || !matches(new TextDecoder().decode(payload))) return;
+    done = true;
+    fn();
+  });
+}
