@@ -240,6 +240,7 @@ export class ClusterRouter implements Router {
   }
 
   private onLinkUp(peer: PeerId): void {
+    if (this.closed) return;
     if (this.leading) {
       this.outbox.send(peer, { t: 'hello' });
       this.scheduleTable();
@@ -301,7 +302,10 @@ export class ClusterRouter implements Router {
     this.outbox.dack(from, m.gen, m.dseq);
     const local = this.locals.get(m.to);
     // The session ended or was replaced here: the leader sends it again where the address is now.
-    if (local === undefined || local.wire.sid !== m.sid) return;
+    if (local === undefined || local.wire.sid !== m.sid) {
+      this.log.debug({ event: 'cluster_delivery_unheld', component: m.to }, 'delivery for a session that ended here; the leader sends it again');
+      return;
+    }
     this.writer.write(local.route, m.raw, m.origin, m.epoch, m.seq, m.to);
   }
 

@@ -32,3 +32,12 @@ it('ClusterRouter (one member) lists its own sessions with itself as their node,
   expect(router.unconfirmed()).toEqual({ stanzas: 0, bytes: 0, heldSenders: 0 });
   router.close();
 });
+
+it('ClusterRouter takes the peer address and connection time of a session from the route when it can tell them', () => {
+  const router = oneMember({ domain: () => 'example.test' });
+  const since = new Date('2025-01-02T03:04:05Z');
+  const route = Object.assign(new MemoryRoute('cb1.example.test'), { info: () => ({ peer: '10.0.0.7:40000', since }) });
+  router.attach(route);
+  expect(router.sessions()).toEqual([{ address: 'cb1.example.test', node: 'n1', peer: '10.0.0.7:40000', since }]);
+  router.close();
+});
