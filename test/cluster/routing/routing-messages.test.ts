@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { decodeRoutingMessage, encodeRoutingMessage, RoutingMessageError, type RoutingMessage } from '../../../cluster/routing/routing-messages.js';
+
+const session = { address: 'cb1.example.test', sid: 3, peer: '10.0.0.5:40112', since: 1_700_000_000_000 };
+
+const EVERY_KIND: RoutingMessage[] = [
+  { t: 'fwd', epoch: 'e1', seq: 7, stanza: { name: 'message', attrs: { from: 'a.example.test', to: 'cb1', id: 'x' }, raw: `<message from='a.example.test' to='cb1' id='x'>é</message>`, toDomain: 'cb1' } },
+  { t: 'dlv', gen: 2, dseq: 9, origin: 'n2', epoch: 'e1', seq: 7, to: 'cb1.example.test', sid: 3, raw: '<message/>' },
+  { t: 'ack', epoch: 'e1', seqs: [7, 8] },
+  { t: 'reply', epoch: 'e1', seq: 7, raw: `<message type='error'/>` },
+  { t: 'dack', gen: 2, dseq: 9 },
+  { t: 'report', gen: 2, sessions: [session] },
+  { t: 'attach', session },
+  { t: 'detach', address: 'cb1.example.test', sid: 3 },
+  { t: 'replaced', address: 'cb1.example.test', sid: 3 },
+  { t: 'table', sessions: [{ address: 'cb1.example.test', node: 'n3', peer: '10.0.0.5:40112', since: 1 }] },
+  { t: 'hello' },
+];
+
+function frame(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+describe('routing messages', () => {
+  it('come back as they were sent, every kind', () => {
+    for (const m of EVERY_KIND) expect(decodeRoutingMessage(encodeRoutingMessage(m))).toEqual(m);
+  });
+
+  it.each([
+    ['not JSON', frame('{"t":')],
+    ['not UTF-8', new Uint8Array([0x7b, 0xff, 0x7d])],
+    ['not an object', frame('[1,2]')],
+    ['an unknown type', frame('{"t":"launch"}')],
+    ['a negative sequence number', frame('{"t":"fwd","epoch":"e","seq":-1,"stanza":{}}')],
+    ['a fractional number', frame('{"t":"dack","gen":1,"dseq":1.5}')],
+    ['a stanza that is not message, presence or iq', frame('{"t":"fwd","epoch":"e","seq":1,"stanza":{"name":"script","attrs":{},"raw":"","toDomain":"x"}}')],
+    ['a stanza attribute that is not a string', frame('{"t":"fwd","epoch":"e","seq":1,"stanza":{"name":"iq","attrs":{"id":1},"raw":"","toDomain":"x"}}')],
+    ['a session list that is not a list', frame('{"t":"report","gen":1,"sessions":{}}')],
+    ['a session without its number', frame('{"t":"attach","session":{"address":"a","peer":"p","since":1}}')],
+  ])('refuse %s with a RoutingMessageError', (_what, payload) => {
+    expect(() => decodeRoutingMessage(payload)).toThrow(RoutingMessageError);
+  });
+});
