@@ -72,6 +72,17 @@ export class ClusterService implements ClusterControl {
     return this.joined && this.member?.running === true;
   }
 
+  /** The leader this node knows now, if any. */
+  leaderId(): string | undefined {
+    const leader = this.member?.running ? this.member.leader() : '';
+    return leader === '' ? undefined : leader;
+  }
+
+  /** Ids of every member (voters and learners), this node included; empty when not a member. */
+  memberIds(): string[] {
+    return this.isMember() ? this.member!.state.members().map((m) => m.id) : [];
+  }
+
   memberCount(): number {
     return this.isMember() ? this.member!.state.members().length : 0;
   }

@@ -57,6 +57,8 @@ export interface XmppNodeOptions {
 
 /** What the node gives the router it builds. */
 export interface RouterEnvironment {
+  /** identity.json's id: who this node is among cluster members. */
+  nodeId: string;
   /** The XMPP domain served now; it changes with `xmpp domain`. */
   domain: () => string;
   log: Logger;
@@ -99,7 +101,7 @@ export class XmppNode {
     this.local = new LocalConfiguration(registry, () => this.current, (next) => this.save(next));
     this.config = this.local;
     this.unsubscribe = this.config.onChange((change) => this.configurationChanged(change));
-    const env: RouterEnvironment = { domain: () => this.config.domain() ?? '', log: options.log.child({ module: 'router' }) };
+    const env: RouterEnvironment = { nodeId: identity.id, domain: () => this.config.domain() ?? '', log: options.log.child({ module: 'router' }) };
     this.router = options.router ? options.router(env) : new LocalRouter(env);
     this.components = new ComponentServer({
       domain: () => this.config.domain() ?? '',

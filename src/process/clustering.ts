@@ -1,14 +1,15 @@
 import { join } from 'node:path';
 import { ClusterService, type ClusterServiceOptions } from '../../cluster/member/cluster-service.js';
 import type { ClusterHost } from '../../cluster/member/cluster-host.js';
+import { ClusterRouter } from '../../cluster/routing/cluster-router.js';
 import { TlsTransport } from '../../cluster/transport/tls-transport.js';
+import { TransportSlot } from '../../cluster/transport/transport-slot.js';
 import type { PeerSecurity } from '../../cluster/transport/peer-security.js';
-import type { Transport } from '../../cluster/transport/transport.js';
 import { OperatorError } from '../base/operator-error.js';
 import type { Logger } from '../observability/logger.js';
 import type { TrustSetting } from '../node/configuration.js';
 import { loadTlsCredentials } from '../pki/credentials.js';
-import type { XmppNode } from '../node/xmpp-node.js';
+import type { RouterEnvironment, XmppNode } from '../node/xmpp-node.js';
 
 /**
  * The one place where the node meets the cluster: a ClusterHost over an
@@ -27,8 +28,57 @@ export interface ClusteringOptions {
   componentPort: number;
   log: Logger;
   service?: ClusterServiceOptions;
-  /** Told each time the service creates a transport (the cluster router follows it). */
-  onTransport?: (transport: Transport) => void;
+  /** The node's router, when it was built by clusterRouting(): it follows the leader and the members. */
+  routing?: ClusterRouting;
+}
+
+/**
+ * The router every node runs, standalone or clustered: a ClusterRouter that
+ * leads itself while the node is alone (then it routes exactly as
+ * LocalRouter) and forwards to the Raft leader once it is a member. It is
+ * built with the node, before any cluster transport exists, so it holds a
+ * TransportSlot that each new transport is bound into.
+ */
+export class ClusterRouting {
+  router: ClusterRouter | undefined;
+  slot: TransportSlot | undefined;
+
+  /** XmppNodeOptions.router */
+  readonly factory = (env: RouterEnvironment): ClusterRouter => {
+    this.slot = new TransportSlot({ id: env.nodeId, name: '', endpoint: { host: '', port: 0 } });
+    this.router = new ClusterRouter({ self: env.nodeId, domain: env.domain, log: env.log, transport: this.slot });
+    this.router.setMembers([]);
+    this.router.setLeader(env.nodeId);
+    return this.router;
+  };
+
+  follow(service: ClusterService, selfId: string): void {
+    const router = this.router;
+    if (!router) return;
+    this.service = service;
+    this.selfId = selfId;
+    service.on('role', (e) => this.service?.isMember() && router.setLeader(e.leader === '' ? undefined : e.leader));
+    service.on('membership', () => this.service?.isMember() && router.setMembers(service.memberIds()));
+    if (service.isMember()) this.clustered();
+  }
+
+  /** The node became a member (initialize, join, or resumed at start): route through the leader it knows, or wait for one. */
+  clustered(): void {
+    const service = this.service;
+    if (!service || !this.router) return;
+    this.router.setMembers(service.memberIds());
+    this.router.setLeader(service.leaderId());
+  }
+
+  /** The node is standalone again (left, removed, or a join that failed): it routes for itself. */
+  standalone(): void {
+    this.slot?.bind(undefined);
+    this.router?.setMembers([]);
+    if (this.selfId) this.router?.setLeader(this.selfId);
+  }
+
+  private selfId: string | undefined;
+  private service: ClusterService | undefined;
 }
 
 export async function startClustering(options: ClusteringOptions): Promise<ClusterService> {
@@ -44,7 +94,11 @@ export async function startClustering(options: ClusteringOptions): Promise<Clust
       return { clusterEnabled: s.clusterEnabled, certs: s.certs, xmppEnabled: s.enabled };
     },
     localConfiguration: () => node.local,
-    useConfiguration: async (config) => node.useConfiguration(config),
+    useConfiguration: async (config) => {
+      node.useConfiguration(config);
+      if (config.kind === 'local') options.routing?.standalone();
+      else options.routing?.clustered();
+    },
     disableClustering: () => node.setClusterEnabled(false),
     createTransport: async (trust) => {
       const transport = new TlsTransport({
@@ -52,7 +106,7 @@ export async function startClustering(options: ClusteringOptions): Promise<Clust
         security: await peerSecurity(node, trust),
         log: log.child({ module: 'cluster-link' }),
       });
-      options.onTransport?.(transport);
+      options.routing?.slot?.bind(transport);
       await transport.start().catch((err: Error) => {
         throw new OperatorError(`cannot listen on the cluster port ${options.address}:${options.clusterPort}: ${err.message}`);
       });
@@ -67,6 +121,7 @@ export async function startClustering(options: ClusteringOptions): Promise<Clust
     leader = e.leader;
     log.info({ module: 'cluster', event: 'leader_changed', leader: e.leader || 'none', role: e.role, term: e.term }, e.leader ? 'the cluster has a leader' : 'the cluster has no leader');
   });
+  options.routing?.follow(service, node.identity.id);
   node.attachCluster(service);
   return service;
 }

@@ -1,80 +1,122 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatBinding } from '../component/component-server.js';
-import type { Logger } from '../observability/logger.js';
+import { OperatorError } from '../base/operator-error.js';
 import { writeFileAtomic } from '../base/atomic-file.js';
 import { generateSecret } from '../node/callbridge-registry.js';
-import { startNode } from './node-process.js';
+import { dataDirLayout } from '../node/data-dir.js';
+import type { Logger } from '../observability/logger.js';
+import { DemoBridges } from './demo-bridges.js';
+import { demoNodes, type DemoNode } from './demo-nodes.js';
 import { untilSignal } from './signals.js';
 
 /**
- * `npm start`: one node on 127.0.0.1 with domain example.test and two call
- * bridges, set up through the same methods the MMP commands call, so the
- * demo is the product and not a special case.
+ * `npm start`: a three-node cluster on 127.0.0.1, .2 and .3, built by the
+ * commands a CMS operator types (run through each node's MMP), with one lab
+ * certificate made by our own `pki selfsigned` for all three, and two demo
+ * call bridges on different nodes talking through the leader. Ctrl-C stops
+ * everything; the data stays for the next start.
  */
 
 export const DEMO_DOMAIN = 'example.test';
+export const DEMO_CALLBRIDGES = ['cb1', 'cb2'];
+const DEFAULT_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
+const CERT = 'demo';
 
-const passwordPath = (dataDir: string) => join(dataDir, 'demo-admin-password');
+export async function runDemo(argv: string[], log: Logger): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, addresses: { type: 'string' } }, strict: true });
+  const root = resolve(values['data-dir'] ?? '.data/demo');
+  const addresses = values.addresses ? values.addresses.split(',') : DEFAULT_ADDRESSES;
+  if (addresses.length < 3) throw new OperatorError('--addresses: give three addresses or more, e.g. 127.0.0.1,127.0.0.2,127.0.0.3');
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const passwordFile = join(root, 'admin-password');
+  const password = await demoAdminPassword(passwordFile);
+  const nodes = demoNodes(root, addresses, passwordFile);
+  let bridges: DemoBridges | undefined;
+  try {
+    for (const n of nodes) n.start();
+    const secrets = await buildCluster(nodes);
+    const leader = await leaderOf(nodes[0]!);
+    bridges = new DemoBridges({ domain: DEMO_DOMAIN, secrets, nodes, log, write: (line) => process.stdout.write(`${line}\n`) });
+    await bridges.start();
+    process.stdout.write(banner(nodes, password, passwordFile, secrets, leader));
+    await untilSignal();
+  } catch (err) {
+    process.stderr.write(`Error: ${(err as Error).message}\n`);
+    await bridges?.stop();
+    await Promise.all(nodes.map((n) => n.stop()));
+    return 1;
+  }
+  await bridges.stop();
+  await Promise.all(nodes.map((n) => n.stop()));
+  return 0;
+}
 
-/** The demo's admin password: generated at its first start, kept (0600) so later starts print the same one. */
-async function demoAdminPassword(dataDir: string): Promise<string> {
-  const path = passwordPath(dataDir);
+/**
+ * The seed's sequence: everything on the first node, which initializes the
+ * cluster, then the same settings on the others, which join it. A cluster
+ * built by an earlier start is reused as it is.
+ */
+async function buildCluster(nodes: DemoNode[]): Promise<Record<string, string>> {
+  const [first, ...others] = nodes as [DemoNode, ...DemoNode[]];
+  const built = await first.run('xmpp cluster status').then(() => true, () => false);
+  if (!built) {
+    const certs = dataDirLayout(first.dataDir).certs;
+    const files = await first.run('pki list');
+    if (!files.split('\n').includes(`${CERT}.crt`)) {
+      await first.run(`pki selfsigned ${CERT} CN:${DEMO_DOMAIN} subjectAltName:${nodes.map((n) => n.address).join(',')},${nodes.map((n) => `${n.name}.${DEMO_DOMAIN}`).join(',')}`);
+    }
+    // The operator's SFTP upload of the same certificate and key to every node.
+    for (const n of others) for (const f of [`${CERT}.key`, `${CERT}.crt`]) await copyFile(join(certs, f), join(dataDirLayout(n.dataDir).certs, f));
+    const settings = ['xmpp domain example.test', 'xmpp listen a', `xmpp certs ${CERT}.key ${CERT}.crt`, `xmpp cluster trust ${CERT}.crt`];
+    for (const line of settings) await first.run(line);
+    for (const name of DEMO_CALLBRIDGES) await first.run(`xmpp callbridge add ${name}`);
+    for (const line of ['xmpp disable', 'xmpp cluster enable', 'xmpp cluster initialize', 'xmpp enable']) await first.run(line);
+    const secrets = await secretsOf(first);
+    for (const n of others) {
+      for (const line of settings) await n.run(line);
+      for (const name of DEMO_CALLBRIDGES) await n.run(`xmpp callbridge add-secret ${name}`, [secrets[name]!]);
+      for (const line of ['xmpp disable', 'xmpp cluster enable', 'xmpp enable', `xmpp cluster join ${first.address}`]) await n.run(line);
+    }
+  }
+  return secretsOf(first);
+}
+
+async function secretsOf(node: DemoNode): Promise<Record<string, string>> {
+  const list = await node.run('xmpp callbridge list');
+  return Object.fromEntries([...list.matchAll(/Callbridge : (\S+)\nDomain +: \S+\nSecret +: (\S+)/g)].map((m) => [m[1]!, m[2]!]));
+}
+
+async function leaderOf(node: DemoNode): Promise<string> {
+  const status = await node.run('xmpp cluster status');
+  return /^(\S+) \(Leader\)$/m.exec(status)?.[1] ?? '<none>';
+}
+
+function banner(nodes: DemoNode[], password: string, passwordFile: string, secrets: Record<string, string>, leader: string): string {
+  const leaderNode = nodes.find((n) => leader.startsWith(`${n.address}:`));
+  return [
+    '',
+    `xmpp-cluster demo: a ${nodes.length}-node cluster, domain ${DEMO_DOMAIN} (Ctrl-C stops all ${nodes.length}).`,
+    '',
+    'Nodes (MMP over SSH, as a CMS operator; admin password: ' + `${password}, kept in ${passwordFile}):`,
+    ...nodes.map((n) => `  ${n.name}  pid ${String(n.pid).padEnd(7)} ssh -p 2222 admin@${n.address}   call bridges on ${n.address}:5222/5223   log ${n.logFile}`),
+    '',
+    'Call bridges:',
+    ...Object.entries(secrets).map(([name, secret]) => `  ${name}.${DEMO_DOMAIN}  secret ${secret}`),
+    '',
+    `Leader: ${leader}${leaderNode ? ` (${leaderNode.name}, pid ${leaderNode.pid})` : ''}. Cluster status: ssh -p 2222 admin@${nodes[0]!.address} 'xmpp cluster status'`,
+    `Failover: kill -9 ${leaderNode?.pid ?? '<leader pid>'}   and watch the call bridges below keep talking through the new leader.`,
+    `Bring it back: ${leaderNode?.commandLine ?? 'node dist/src/cli.js node ...'}`,
+    '',
+    '',
+  ].join('\n');
+}
+
+/** Generated at the first start, kept (0600) so later starts print the same one. */
+async function demoAdminPassword(path: string): Promise<string> {
   const existing = await readFile(path, 'utf8').catch(() => null);
   if (existing) return existing.trim();
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const password = generateSecret(16);
   await writeFileAtomic(path, password + '\n', 0o600);
   return password;
-}
-export const DEMO_CALLBRIDGES = ['cb1', 'cb2'];
-
-export async function runDemo(argv: string[], log: Logger): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' } }, strict: true });
-  const dataDir = resolve(values['data-dir'] ?? '.data/demo');
-  const adminPassword = await demoAdminPassword(dataDir);
-  const running = await startNode({ dataDir, name: 'xmpp1', address: '127.0.0.1', log, adminPassword });
-  const { node } = running;
-  if (!node.settings().domain) await node.setDomain(DEMO_DOMAIN);
-  if (node.settings().listen.length === 0) await node.setListen(['a']);
-  for (const name of DEMO_CALLBRIDGES) if (!node.configuration().callbridge(name)) await node.addCallbridge(name, generateSecret());
-  try {
-    await node.enable();
-  } catch (err) {
-    process.stderr.write(`Error: ${(err as Error).message}\n`);
-    await running.close();
-    return 1;
-  }
-
-  const domain = node.settings().domain!;
-  const state = node.serviceState();
-  const ports = state.state === 'running' ? state.bindings : [];
-  const cli = 'node dist/src/cli.js';
-  const [first, second] = node.configuration().callbridges();
-  const lines = [
-    `xmpp-cluster demo node "${node.name}" is running (Ctrl-C stops it).`,
-    `  Data directory : ${dataDir}`,
-    `  Domain         : ${domain}`,
-    `  Component ports: ${ports.map(formatBinding).join(' ')}`,
-    '',
-    'Call bridges:',
-    ...node.configuration().callbridges().map((c) => `  ${c.name.padEnd(4)} ${c.name}.${domain}  secret ${c.secret}`),
-    '',
-    'Connect two simulated call bridges (in two more terminals) and exchange messages:',
-    `  ${cli} bridge --name ${first!.name} --secret ${first!.secret} --domain ${domain} --server ${formatBinding(ports[0]!)} --echo`,
-    `  ${cli} bridge --name ${second!.name} --secret ${second!.secret} --domain ${domain} --server ${formatBinding(ports[1] ?? ports[0]!)} --send ${first!.name}.${domain} --count 3 --expect 3`,
-    '',
-    'Operate the node (MMP commands) over SSH, as a CMS operator does:',
-    `  ssh -p ${running.ssh!.port} admin@${running.ssh!.address}          (password: ${adminPassword}, kept in ${passwordPath(dataDir)})`,
-    `  ssh -p ${running.ssh!.port} admin@${running.ssh!.address} 'xmpp callbridge list'`,
-    `  sftp -P ${running.ssh!.port} admin@${running.ssh!.address}         (certificate folder)`,
-    'or from this machine without SSH:',
-    `  ${cli} mmp --data-dir ${dataDir} 'xmpp status'`,
-    '',
-  ];
-  process.stdout.write(lines.join('\n'));
-  await untilSignal();
-  await running.close();
-  return 0;
 }

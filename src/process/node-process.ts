@@ -6,7 +6,7 @@ import { startMmpSshServer, type MmpSshServer } from '../mmp/ssh/server.js';
 import { UserStore } from '../mmp/users.js';
 import { DEFAULT_COMPONENT_PORTS, XmppNode, type XmppNodeOptions } from '../node/xmpp-node.js';
 import { DEFAULT_CLUSTER_PORT } from '../node/cluster-control.js';
-import { startClustering } from './clustering.js';
+import { ClusterRouting, startClustering } from './clustering.js';
 import type { ClusterServiceOptions } from '../../cluster/member/cluster-host.js';
 
 /**
@@ -36,7 +36,8 @@ export interface StartNodeOptions extends XmppNodeOptions {
 }
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
-  const node = await XmppNode.open(options);
+  const routing = new ClusterRouting();
+  const node = await XmppNode.open({ router: routing.factory, ...options });
   const closers: Array<() => Promise<void>> = [() => node.close()];
   const closeAll = async () => {
     for (const c of closers.splice(0).reverse()) await c();
@@ -49,6 +50,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       componentPort: (options.componentPorts ?? DEFAULT_COMPONENT_PORTS)[0]!,
       log: options.log,
       service: options.cluster,
+      routing: options.router ? undefined : routing,
     });
     closers.push(() => cluster.close());
     const users = await UserStore.open(options.dataDir);

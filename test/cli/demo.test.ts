@@ -1,98 +1,71 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, CliProcess, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/test-node.js';
 
 /**
- * What a new operator does after reading the README: `npm start`, two
- * simulated call bridges from the command line, and MMP commands on the
- * running node. Everything runs as separate processes over real sockets.
+ * What a new operator does after reading the README: `npm start`, a
+ * three-node cluster with two demo call bridges talking through the leader,
+ * MMP commands on its nodes, and the failover the banner suggests: kill -9
+ * of the leader's pid, while the call bridges keep talking. The demo runs on
+ * 127.0.0.4-6 here so that it does not meet the acceptance test's cluster on
+ * 127.0.0.1-3.
  */
 
-let dataDir: string;
+let root: string;
 let demo: CliProcess;
-let secrets: Record<string, string>;
+const ADDRESSES = ['127.0.0.4', '127.0.0.5', '127.0.0.6'];
 
 beforeAll(async () => {
   assertBuilt();
-  dataDir = await tempDir('xmpp-demo-');
-  demo = new CliProcess(['start', '--data-dir', dataDir]);
-  await demo.waitForOutput(/Operate the node/);
-  secrets = Object.fromEntries([...demo.stdout.matchAll(/(cb\d)\.example\.test {2}secret ([A-Za-z0-9]{20})/g)].map((m) => [m[1]!, m[2]!]));
-});
+  root = await tempDir('xmpp-demo-');
+  demo = new CliProcess(['start', '--data-dir', root, '--addresses', ADDRESSES.join(',')]);
+  await demo.waitForOutput(/^Failover: kill -9 \d+/m, 90_000);
+}, 100_000);
 
 afterAll(async () => {
   await demo?.stop();
 });
 
+const pidsOf = (text: string) => [...text.matchAll(/^ {2}(cb\d) {2}pid (\d+)/gm)].map((m) => ({ name: m[1]!, pid: Number(m[2]) }));
+const answered = () => Number([...demo.stdout.matchAll(/answered (\d+) of/g)].at(-1)?.[1] ?? 0);
+
 describe('npm start', () => {
-  it('prints both demo call bridges and the ports 5222 and 5223 on 127.0.0.1', () => {
-    expect(Object.keys(secrets).sort()).toEqual(['cb1', 'cb2']);
-    expect(demo.stdout).toContain('Component ports: 127.0.0.1:5222 127.0.0.1:5223');
-    expect(demo.stdout).toContain('Domain         : example.test');
+  it('prints each node with its pid and SSH line, both call bridges with their secrets, and the leader', () => {
+    expect(pidsOf(demo.stdout).map((n) => n.name)).toEqual(['cb1', 'cb2', 'cb3']);
+    for (const a of ADDRESSES) expect(demo.stdout).toContain(`ssh -p 2222 admin@${a}`);
+    expect(demo.stdout).toMatch(/admin password: \S+/);
+    expect(demo.stdout).toMatch(/cb1\.example\.test {2}secret [A-Za-z0-9]{20}/);
+    expect(demo.stdout).toMatch(/cb2\.example\.test {2}secret [A-Za-z0-9]{20}/);
+    expect(demo.stdout).toMatch(/^Leader: 127\.0\.0\.4:5222 \(cb1, pid \d+\)/m);
   });
 
-  it('lets two xmpp-cluster bridge processes exchange messages through it', async () => {
-    const echo = new CliProcess(['bridge', '--name', 'cb1', '--secret', secrets.cb1!, '--domain', 'example.test', '--server', '127.0.0.1:5222', '--echo']);
-    try {
-      await waitFor(async () => (await runCli(['mmp', '--data-dir', dataDir, 'xmpp status'])).stdout.includes('cb1.example.test'));
-      const sender = await runCli(['bridge', '--name', 'cb2', '--secret', secrets.cb2!, '--domain', 'example.test', '--server', '127.0.0.1:5223', '--send', 'cb1.example.test', '--count', '3', '--expect', '3']);
-      expect(sender.code).toBe(0);
-      const replies = sender.stdout.trim().split('\n').map((l) => JSON.parse(l));
-      expect(replies.map((r) => r.body)).toEqual(['hello 1', 'hello 2', 'hello 3']);
-      expect(replies[0]).toMatchObject({ from: 'cb1.example.test', to: 'cb2.example.test' });
-    } finally {
-      await echo.stop();
+  it('has its two call bridges on different nodes exchange messages through the leader', async () => {
+    expect(demo.stdout).toContain('cb2.example.test connected to cb3');
+    expect(demo.stdout).toContain('cb1.example.test connected to cb2');
+    await demo.waitForOutput(/answered 2 of/, 20_000);
+  });
+
+  it('answers MMP commands on every node: the same three peers and one leader', async () => {
+    for (const n of ['cb1', 'cb2', 'cb3']) {
+      const r = await runCli(['mmp', '--data-dir', join(root, n), 'xmpp cluster status']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('List of peers\n127.0.0.4:5222 (Leader)\n127.0.0.5:5222\n127.0.0.6:5222\n');
     }
   });
 
-  it('refuses a bridge with the wrong secret, in the words of the CMS log', async () => {
-    const r = await runCli(['bridge', '--name', 'cb1', '--secret', 'wrong', '--domain', 'example.test', '--server', '127.0.0.1:5222', '--send', 'cb2.example.test']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('XMPP connection failed to connect to 127.0.0.1 due to authentication failure');
+  it('keeps the call bridges talking after kill -9 of the leader, as the banner suggests', async () => {
+    const leaderPid = Number(/^Failover: kill -9 (\d+)/m.exec(demo.stdout)![1]);
+    const before = answered();
+    process.kill(leaderPid, 'SIGKILL');
+    await demo.waitForOutput(new RegExp(`answered ${before + 3} of`), 30_000);
+    const r = await runCli(['mmp', '--data-dir', join(root, 'cb2'), 'xmpp cluster status']);
+    expect(r.stdout).toMatch(/^127\.0\.0\.[56]:5222 \(Leader\)$/m);
+  });
+
+  it('stops every node on Ctrl-C', async () => {
+    const pids = pidsOf(demo.stdout).map((n) => n.pid);
+    expect(await demo.stop('SIGINT')).toBe(0);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
   });
 });
-
-describe('xmpp-cluster mmp on the running node', () => {
-  it('runs commands through the control socket with the right exit codes', async () => {
-    const list = await runCli(['mmp', '--data-dir', dataDir, 'xmpp callbridge list']);
-    expect(list.code).toBe(0);
-    expect(list.stdout).toContain(`***\nCallbridge : cb1\nDomain     : example.test\nSecret     : ${secrets.cb1}\n`);
-    expect((await runCli(['mmp', '--data-dir', dataDir, 'xmpp callbridge del nosuch'])).code).toBe(1);
-    expect((await runCli(['mmp', '--data-dir', dataDir, 'xmpp nosuch'])).code).toBe(2);
-  });
-
-  it('reads the add-secret answer from standard input, and the new call bridge can connect at once', async () => {
-    const r = await runCli(['mmp', '--data-dir', dataDir, 'xmpp callbridge add-secret cb3'], { input: 'kvgP1SRzWVabhiPVAb1\n' });
-    expect(r.stdout).toBe('Successfully added callbridge.\n');
-    expect(r.stderr).toBe('Enter callbridge secret\n');
-    expect(r.code).toBe(0);
-    const sender = await runCli(['bridge', '--name', 'cb3', '--secret', 'kvgP1SRzWVabhiPVAb1', '--domain', 'example.test', '--server', '127.0.0.1:5222', '--send', 'cb1.example.test']);
-    expect(sender.code).toBe(0);
-  });
-
-  it('closes call bridges with <system-shutdown/> when the node stops', async () => {
-    const bridge = new CliProcess(['bridge', '--name', 'cb2', '--secret', secrets.cb2!, '--domain', 'example.test', '--server', '127.0.0.1:5222']);
-    await waitFor(async () => bridge.stderr.includes('connected as cb2.example.test'));
-    expect(await demo.stop()).toBe(0);
-    expect(await bridge.exited).toBe(0);
-    expect(bridge.stderr).toContain('XMPP component connection disconnected due to failure reason: "system-shutdown"');
-  });
-});
-
-describe('xmpp-cluster mmp on a stopped node', () => {
-  it('edits the data directory directly, under the node lock', async () => {
-    expect((await runCli(['mmp', '--data-dir', dataDir, 'xmpp callbridge add cb9'])).code).toBe(0);
-    const shown = await runCli(['mmp', '--data-dir', dataDir, 'xmpp']);
-    expect(shown.stdout).toContain('Domain               : example.test\n');
-    expect(shown.stdout).toContain('STATUS               : XMPP server not running: the node process is not running\n');
-    expect((await runCli(['mmp', '--data-dir', dataDir, 'xmpp callbridge list'])).stdout).toContain('Callbridge : cb9');
-  });
-});
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -20,6 +20,12 @@ export interface ClusterNodePorts {
   cluster: number;
 }
 
+/** Every node process a test started, so that none outlives the test run whatever failed. */
+const started = new Set<CliProcess>();
+process.on('exit', () => {
+  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+});
+
 export const REFERENCE_PORTS: ClusterNodePorts = { component: [5222, 5223], ssh: 2222, cluster: 5999 };
 
 export class ClusterNodeProcess {
@@ -45,6 +51,7 @@ export class ClusterNodeProcess {
 
   /** Starts the process and waits until its SSH door answers (the `node_started` log line). */
   async start(): Promise<void> {
+    if (this.process && this.process.child.exitCode === null && this.process.child.signalCode === null) throw new Error(`${this.name} is already running (pid ${this.pid})`);
     const p = new CliProcess([
       'node',
       '--data-dir', this.dataDir,
@@ -56,6 +63,7 @@ export class ClusterNodeProcess {
       '--admin-password-file', this.passwordFile,
     ]);
     this.process = p;
+    started.add(p);
     await p.waitForOutput(/"event":"node_started"/, 20_000, 'stderr');
   }
 
