@@ -40,13 +40,17 @@ export class ClusterNodeProcess {
     private readonly passwordFile: string,
   ) {}
 
-  /** Node N of a test cluster: name cbN, address 127.0.0.N, its own data directory under `root`. */
-  static async create(root: string, index: number, ports: ClusterNodePorts = REFERENCE_PORTS): Promise<ClusterNodeProcess> {
+  /**
+   * Node N of a test cluster: name cbN, address 127.0.0.(firstAddress + N - 1),
+   * its own data directory under `root`. Test files that run at the same time
+   * use different address ranges (see clusterProcesses).
+   */
+  static async create(root: string, index: number, ports: ClusterNodePorts = REFERENCE_PORTS, firstAddress = 1): Promise<ClusterNodeProcess> {
     assertBuilt();
     requireBinaries(SSH, SFTP, SSHPASS);
     const passwordFile = join(root, 'admin-password');
     await writeFile(passwordFile, `${CLUSTER_ADMIN_PASSWORD}\n`, { mode: 0o600 });
-    return new ClusterNodeProcess(index, `cb${index}`, `127.0.0.${index}`, join(root, `cb${index}`), ports, passwordFile);
+    return new ClusterNodeProcess(index, `cb${index}`, `127.0.0.${firstAddress + index - 1}`, join(root, `cb${index}`), ports, passwordFile);
   }
 
   /** Starts the process and waits until its SSH door answers (the `node_started` log line). */
@@ -104,11 +108,16 @@ export class ClusterNodeProcess {
   }
 }
 
-/** N node processes under one temporary root. */
-export async function clusterProcesses(count: number, ports: ClusterNodePorts = REFERENCE_PORTS): Promise<{ root: string; nodes: ClusterNodeProcess[] }> {
+/**
+ * N node processes under one temporary root, on 127.0.0.(firstAddress...).
+ * Address ranges of the test files, which vitest may run at the same time:
+ * 1-3 the acceptance story, 4-6 the npm start demo (test/cli/demo.test.ts),
+ * 7-9 fault injection, 10-13 membership refusals, 14-16 the benchmark.
+ */
+export async function clusterProcesses(count: number, options: { ports?: ClusterNodePorts; firstAddress?: number } = {}): Promise<{ root: string; nodes: ClusterNodeProcess[] }> {
   const root = await tempDir('cluster-');
   const nodes: ClusterNodeProcess[] = [];
-  for (let i = 1; i <= count; i++) nodes.push(await ClusterNodeProcess.create(root, i, ports));
+  for (let i = 1; i <= count; i++) nodes.push(await ClusterNodeProcess.create(root, i, options.ports ?? REFERENCE_PORTS, options.firstAddress ?? 1));
   return { root, nodes };
 }
 
