@@ -80,3 +80,12 @@ export interface ClusterControl {
 export const NO_QUORUM = 'the cluster has no leader (no quorum); nothing was changed';
 export const NOT_CLUSTERED = 'clustering is not enabled on this node (xmpp cluster enable)';
 export const DEFAULT_CLUSTER_PORT = 5999;
+
+/** A call bridge's session somewhere in the cluster, as the leader's session table says (`xmpp status`). */
+export interface ClusterSessionRow {
+  readonly address: string;
+  /** The id of the member it is connected to. */
+  readonly node: string;
+  readonly peer: string;
+  readonly since: Date;
+}

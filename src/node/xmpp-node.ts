@@ -9,7 +9,7 @@ import { LocalRouter } from '../router/local-router.js';
 import type { Router, RouterCounters } from '../router/router.js';
 import { StreamError } from '../xmpp/errors.js';
 import { FileCallbridgeRegistry, type Callbridge } from './callbridge-registry.js';
-import type { ClusterControl } from './cluster-control.js';
+import type { ClusterControl, ClusterSessionRow } from './cluster-control.js';
 import type { ConfigurationChange, NodeConfiguration, TrustSetting } from './configuration.js';
 import { LocalConfiguration } from './local-configuration.js';
 import { join } from 'node:path';
@@ -89,6 +89,7 @@ export class XmppNode {
   private config: NodeConfiguration;
   private unsubscribe: () => void;
   private clusterControl: ClusterControl | undefined;
+  private sessionsOfCluster: (() => ClusterSessionRow[]) | undefined;
 
   private constructor(
     private readonly options: XmppNodeOptions,
@@ -159,8 +160,15 @@ export class XmppNode {
     return this.clusterControl;
   }
 
-  attachCluster(control: ClusterControl): void {
+  /** `sessions`: every call-bridge session of the cluster, from the cluster router's table. */
+  attachCluster(control: ClusterControl, sessions?: () => ClusterSessionRow[]): void {
     this.clusterControl = control;
+    this.sessionsOfCluster = sessions;
+  }
+
+  /** Every node's call-bridge sessions while a member; this node's alone otherwise. */
+  clusterSessions(): ClusterSessionRow[] | undefined {
+    return this.clusterControl?.isMember() ? this.sessionsOfCluster?.() : undefined;
   }
 
   /**

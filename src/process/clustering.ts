@@ -122,7 +122,8 @@ export async function startClustering(options: ClusteringOptions): Promise<Clust
     log.info({ module: 'cluster', event: 'leader_changed', leader: e.leader || 'none', role: e.role, term: e.term }, e.leader ? 'the cluster has a leader' : 'the cluster has no leader');
   });
   options.routing?.follow(service, node.identity.id);
-  node.attachCluster(service);
+  const router = options.routing?.router;
+  node.attachCluster(service, router ? () => router.sessions() : undefined);
   return service;
 }
 

@@ -134,6 +134,21 @@ describe('the cluster, built as a CMS operator builds it', () => {
     expect(now.leader).toBe(before.leader);
     expect(/^Term +: (\d+)$/m.exec(now.text)![1]).toBe(term);
   });
+
+  it('shows in xmpp status on any node the call-bridge sessions of every node, with the node each is on', async () => {
+    const [cb1] = nodes as [ClusterNodeProcess];
+    // The session table is soft state the members report to the leader: it may take a moment after a failover.
+    let text = '';
+    for (let i = 0; i < 100; i++) {
+      text = await expectOk(cb1, 'xmpp status');
+      if (/^cb1\.example\.test .* cb2 /m.test(text) && /^cb2\.example\.test .* cb3 /m.test(text)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(text).toMatch(/^Role +: FOLLOWER$/m);
+    expect(text).toMatch(/^Call bridges +: 0 connected here, 2 in the cluster$/m);
+    expect(text).toMatch(/^cb1\.example\.test +127\.0\.0\.\d+:\d+ +cb2 /m);
+    expect(text).toMatch(/^cb2\.example\.test +127\.0\.0\.\d+:\d+ +cb3 /m);
+  });
 });
 
 /** Which of 1..total are absent or repeated, for the failure message. */

@@ -1,5 +1,6 @@
 import type { XmppNode, ServiceState } from '../../node/xmpp-node.js';
 import { formatBinding } from '../../component/component-server.js';
+import type { ComponentSessionInfo } from '../../component/component-session.js';
 import { OperatorError } from '../../base/operator-error.js';
 import { UsageError, type CommandContext, type CommandSpec } from '../command.js';
 import { cmsTime, json, labelled, orNone, table } from '../layout.js';
@@ -67,34 +68,36 @@ export function xmppCommands({ node, checkCertificates }: XmppCommandsOptions): 
         const st = node.status();
         const s = node.settings();
         const listening = st.service.state === 'running' ? st.service.bindings.map(formatBinding).join(' ') : '<none>';
+        const cluster = await clusterRole(node);
+        const sessions = sessionRows(node, st.sessions, cluster?.names);
         if (ctx.json) {
           return json({
             status: statusLine(st.service),
             clustered: s.clusterEnabled,
-            role: 'standalone',
-            leader: null,
+            role: cluster?.role ?? 'standalone',
+            leader: cluster?.leader ?? null,
             listening: st.service.state === 'running' ? st.service.bindings.map(formatBinding) : [],
             counters: st.counters,
-            sessions: st.sessions.map((x) => ({ ...x, node: node.name, since: x.since.toISOString() })),
+            sessions: sessions.map((x) => ({ ...x, since: x.since.toISOString() })),
           });
         }
         const head = labelled(
           [
             ['STATUS', statusLine(st.service)],
             ['Clustered', String(s.clusterEnabled)],
-            ['Role', 'standalone'],
-            ['Leader', '<none>'],
+            ['Role', cluster?.role ?? 'standalone'],
+            ['Leader', cluster?.leader ?? '<none>'],
             ['Listening on', listening],
             ['Stanzas routed', String(st.counters.routed)],
             ['Stanzas bounced', String(st.counters.bounced)],
-            ['Call bridges', `${st.sessions.length} connected`],
+            ['Call bridges', cluster ? `${st.sessions.length} connected here, ${sessions.length} in the cluster` : `${st.sessions.length} connected`],
           ],
           LABEL_WIDTH,
         );
-        if (st.sessions.length === 0) return head;
+        if (sessions.length === 0) return head;
         const rows = [['Component', 'Peer', 'Node', 'Connected since', 'In', 'Out']];
-        for (const x of [...st.sessions].sort((a, b) => a.address.localeCompare(b.address))) {
-          rows.push([x.address, x.peer, node.name, cmsTime(x.since), String(x.stanzasIn), String(x.stanzasOut)]);
+        for (const x of sessions) {
+          rows.push([x.address, x.peer, x.node, cmsTime(x.since), x.stanzasIn === null ? '-' : String(x.stanzasIn), x.stanzasOut === null ? '-' : String(x.stanzasOut)]);
         }
         return `${head}\n\n${table(rows)}`;
       },
@@ -177,4 +180,32 @@ async function confirmReset(ctx: CommandContext): Promise<void> {
   if (ctx.mode === 'exec') throw new OperatorError('xmpp reset asks for confirmation; in exec mode use xmpp reset --force');
   const answer = await ctx.terminal.prompt(RESET_QUESTION, { echo: true });
   if (answer?.trim().toLowerCase() !== 'yes') throw new OperatorError('reset cancelled; nothing was changed');
+}
+
+interface SessionRow {
+  address: string;
+  peer: string;
+  node: string;
+  since: Date;
+  /** Counted by the node the session is on: known here only for this node's sessions. */
+  stanzasIn: number | null;
+  stanzasOut: number | null;
+}
+
+/** In a cluster: this node's role (as cluster status names it), the leader, and member names by id. */
+async function clusterRole(node: XmppNode): Promise<{ role: string; leader: string; names: Map<string, string> } | undefined> {
+  if (!node.cluster?.isMember()) return undefined;
+  const view = await node.cluster.status();
+  const leader = view.members.find((m) => m.leader);
+  return { role: view.state, leader: leader ? `${leader.name} ${leader.endpoint}` : '<none>', names: new Map(view.members.map((m) => [m.id, m.name])) };
+}
+
+/** This node's sessions with their counters, then (in a cluster) every other node's, sorted by address. */
+function sessionRows(node: XmppNode, local: ComponentSessionInfo[], names: Map<string, string> | undefined): SessionRow[] {
+  const rows: SessionRow[] = local.map((x) => ({ address: x.address, peer: x.peer, node: node.name, since: x.since, stanzasIn: x.stanzasIn, stanzasOut: x.stanzasOut }));
+  for (const x of node.clusterSessions() ?? []) {
+    if (x.node === node.identity.id) continue;
+    rows.push({ address: x.address, peer: x.peer, node: names?.get(x.node) ?? x.node, since: x.since, stanzasIn: null, stanzasOut: null });
+  }
+  return rows.sort((a, b) => a.address.localeCompare(b.address));
 }
