@@ -50,6 +50,19 @@ export class MemberWaits {
     if (r) r.index = index;
   }
 
+  /**
+   * An election (a leader just died) takes tens of milliseconds: a change or
+   * read waits that out, up to `timeoutMs`, before it is refused for want of
+   * a quorum.
+   */
+  async untilLeader(hasLeader: () => boolean, timeoutMs: number, refusal: () => Error): Promise<void> {
+    try {
+      await this.until(hasLeader, timeoutMs, 'a leader');
+    } catch {
+      throw refusal();
+    }
+  }
+
   /** Resolves `holds` once it is true; rejects with an OperatorError saying `what` at the timeout. */
   until(holds: () => boolean, timeoutMs: number, what: string): Promise<void> {
     try {

@@ -6,7 +6,9 @@
 import { decodeMessage } from '../raft/message-codec.js';
 import type { Message, NodeId } from '../raft/messages.js';
 import type { ClusterState } from '../state/cluster-state.js';
-import type { PeerEndpoint, PeerId } from '../transport/transport.js';
+import type { PeerEndpoint, PeerId, Transport } from '../transport/transport.js';
+import type { ConfState } from '../raft/messages.js';
+import { encodeControl, type ControlMessage } from './control-messages.js';
 
 /** The message, or why the frame is dropped. */
 export function decodeRaftFrame(from: PeerId, self: NodeId, payload: Uint8Array): Message | string {
@@ -41,4 +43,10 @@ export function parseEndpoint(text: string): PeerEndpoint | undefined {
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return undefined;
   return { host: m[1] ?? m[2]!, port };
+}
+
+/** Sends one control message to every other member of `conf`, voters and learners. */
+export function broadcastControl(transport: Transport, self: NodeId, conf: ConfState, message: ControlMessage): void {
+  const frame = encodeControl(message);
+  for (const id of [...conf.voters, ...conf.learners]) if (id !== self) transport.send(id, 'control', frame);
 }

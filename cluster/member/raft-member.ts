@@ -22,13 +22,13 @@ import type { FrameKind, PeerId, Transport } from '../transport/transport.js';
 import { decodeControl, encodeControl, type ControlMessage } from './control-messages.js';
 import { MemberListeners, type MemberEvents } from './member-events.js';
 import { MemberWaits } from './member-waits.js';
-import { failoverCampaignDelayMs } from './leader-failover.js';
+import { afterLeaderLinkLost } from './leader-failover.js';
 import { changeMembership } from './membership-change.js';
 import { PeerActivity } from './peer-activity.js';
 import { openCore, resolveMemberOptions, type RaftMemberOptions, type ResolvedMemberOptions } from './raft-member-options.js';
 import { ProposalQueue } from './proposal-queue.js';
 import { clusterView, memberStatus, type MemberStatus } from './member-status.js';
-import { decodeRaftFrame, peerEndpoints } from './peer-frames.js';
+import { broadcastControl, decodeRaftFrame, peerEndpoints } from './peer-frames.js';
 
 export type { RaftMemberOptions } from './raft-member-options.js';
 export const MEMBER_STOPPED = 'this node is no longer running as a cluster member';
@@ -155,13 +155,8 @@ export class RaftMember {
     return done;
   }
 
-  /** An election (a leader just died) takes tens of milliseconds: wait that out before saying there is no quorum. */
   private async whenLeaderKnown(): Promise<void> {
-    try {
-      await this.waits.until(() => this.soft.leader !== '' || !this.running, this.o.leaderWaitMs, 'a leader');
-    } catch {
-      throw new OperatorError(NO_QUORUM);
-    }
+    await this.waits.untilLeader(() => this.soft.leader !== '' || !this.running, this.o.leaderWaitMs, () => new OperatorError(NO_QUORUM));
     if (!this.running) throw new OperatorError(MEMBER_STOPPED);
   }
 
@@ -375,32 +370,24 @@ export class RaftMember {
     if (peer === this.soft.leader) this.onLeaderLinkLost();
   }
 
-  /**
-   * A crashed leader's sockets reset at once: forget it, so pre-votes are
-   * granted now rather than after the lease, and campaign soon unless someone
-   * else has. A quorum still decides: if the leader lives, the others still
-   * hear it and refuse the pre-vote, which never raises terms.
-   */
   private onLeaderLinkLost(): void {
-    const leader = this.soft.leader;
-    this.log.info({ event: 'leader_link_lost', leader }, 'link to the leader closed');
-    this.run(() => this.node.forgetLeader());
-    const timer = setTimeout(() => {
-      if (this.stopped || !this.started) return;
-      if (this.node.status().leader === '' && this.node.status().role === 'follower') this.run(() => this.node.campaign());
-    }, failoverCampaignDelayMs());
-    timer.unref();
+    this.log.info({ event: 'leader_link_lost', leader: this.soft.leader }, 'link to the leader closed');
+    afterLeaderLinkLost({
+      forgetLeader: () => this.run(() => this.node.forgetLeader()),
+      campaignIfLeaderless: () => {
+        const s = this.node.status();
+        if (this.running && s.leader === '' && s.role === 'follower') this.run(() => this.node.campaign());
+      },
+    });
   }
 
   private sendClusterView(): void {
     const s = this.node.status();
-    if (s.role !== 'leader') return;
-    const frame = encodeControl(clusterView(this.id, s, this.activity));
-    for (const id of [...s.conf.voters, ...s.conf.learners]) if (id !== this.id) this.transport.send(id, 'control', frame);
+    if (s.role === 'leader') broadcastControl(this.transport, this.id, s.conf, clusterView(this.id, s, this.activity));
   }
 
-  /** The transport keeps links with every member of the applied configuration. */
   private syncPeers(): void {
+    // The transport keeps links with every member of the applied configuration.
     const { peers, unusable } = peerEndpoints(this.state, this.id);
     for (const m of unusable) this.log.warn({ peer: m.id, cluster: m.cluster }, 'member has no usable cluster endpoint');
     this.transport.setPeers(peers);
@@ -409,7 +396,6 @@ export class RaftMember {
   private closeStorage(): void {
     if (this.storageClosed) return;
     this.storageClosed = true;
-    const s = this.storage as RaftStorage & { close?: () => void };
-    if (typeof s.close === 'function') s.close();
+    (this.storage as RaftStorage & { close?: () => void }).close?.();
   }
 }
