@@ -160,10 +160,7 @@ export class RaftMember {
     if (!this.running) throw new OperatorError(MEMBER_STOPPED);
   }
 
-  /**
-   * Proposes a membership change on the leader and resolves once this node
-   * applied it (membership-change.ts says which refusals are retried).
-   */
+  /** A membership change on the leader, resolved once applied here (membership-change.ts: which refusals are retried). */
   changeMembership(change: ConfChange, timeoutMs: number): Promise<void> {
     return changeMembership(
       {
