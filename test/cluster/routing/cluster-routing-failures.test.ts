@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { afterFrame, describeReceived, DOMAIN, message, pump, range, RoutingCluster, type WatchedRoute } from './routing-cluster.js';
+import { A, afterFrame, B, describeReceived, DOMAIN, message, pump, range, RoutingCluster, type WatchedRoute } from './routing-cluster.js';
 
 /**
  * The failures and races the cluster router must come through: a slow call
@@ -12,9 +12,6 @@ let cluster: RoutingCluster;
 afterEach(async () => {
   await cluster?.close();
 });
-
-const A = `a.${DOMAIN}`;
-const B = `b.${DOMAIN}`;
 
 describe('harder cases', () => {
   it('holds a sender on another member while the destination is over its mark, and releases it when it drains', async () => {

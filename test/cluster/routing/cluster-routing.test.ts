@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRoutingMessage } from '../../../cluster/routing/routing-messages.js';
-import { describeReceived, DOMAIN, message, pump, range, RoutingCluster, turn, type WatchedRoute } from './routing-cluster.js';
+import { A, B, describeReceived, DOMAIN, message, pump, range, RoutingCluster, turn, type WatchedRoute } from './routing-cluster.js';
 
 /**
  * Three ClusterRouters on an in-memory network, the leader set by hand as
@@ -12,9 +12,6 @@ let cluster: RoutingCluster;
 afterEach(async () => {
   await cluster?.close();
 });
-
-const A = `a.${DOMAIN}`;
-const B = `b.${DOMAIN}`;
 
 describe('stanzas through the leader', () => {
   it('carries a stanza from a call bridge on member 2 to one on member 3 through leader 1', async () => {

@@ -7,6 +7,9 @@ import { Condition } from '../../helpers/condition.js';
 import { MemoryRoute, stanza } from '../../router/memory-route.js';
 
 export const DOMAIN = 'example.test';
+/** The two call bridges most tests use. */
+export const A = `a.${DOMAIN}`;
+export const B = `b.${DOMAIN}`;
 const log = pino({ level: 'silent' });
 
 /** A MemoryRoute that tells the cluster's condition whenever it is given something or held. */
