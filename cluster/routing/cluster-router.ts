@@ -1,6 +1,7 @@
 import type { Logger } from '../../src/observability/logger.js';
 import type { RemoteRoutes, Route, Router, RouterCounters, Stanza } from '../../src/router/router.js';
 import type { PeerId, Transport } from '../transport/transport.js';
+import { AttachWaits } from './attach-waits.js';
 import { DedupWindow } from './dedup-window.js';
 import { LeaderRouting, type LeaderContext } from './leader-routing.js';
 import type { LeaderEntry } from './leader-sessions.js';
@@ -10,6 +11,8 @@ import { RouteWriter } from './route-writer.js';
 import { decodeRoutingMessage, RoutingMessageError, type RoutingMessage, type WireSession, type WireTableEntry } from './routing-messages.js';
 
 export const DEFAULT_GRACE_MS = 10_000;
+/** At most this long a new session waits for the leader to know it before its call bridge is let in (attach-waits.ts). */
+const ATTACH_WAIT_MS = 2_000;
 
 export interface ClusterRouterOptions {
   self: PeerId;
@@ -70,6 +73,7 @@ export class ClusterRouter implements Router {
   private readonly leaderContext: LeaderContext;
   private readonly locals = new Map<string, LocalSession>();
   private nextSid = 1;
+  private readonly attachWaits = new AttachWaits(ATTACH_WAIT_MS);
   private members: Set<PeerId>;
   private leader: PeerId | undefined;
   private leading: LeaderRouting | undefined;
@@ -120,9 +124,9 @@ export class ClusterRouter implements Router {
     this.transport.on('linkDown', (peer) => this.leading?.peerDown(peer));
   }
 
-  attach(route: Route): void {
+  attach(route: Route, ready?: () => void): void {
     const old = this.locals.get(route.address);
-    if (old?.route === route) return;
+    if (old?.route === route) return ready?.();
     const info = (route as DescribedRoute).info?.();
     const wire: WireSession = { address: route.address, sid: this.nextSid++, peer: info?.peer ?? '', since: (info?.since ?? new Date()).getTime() };
     this.locals.set(route.address, { route, wire });
@@ -130,14 +134,20 @@ export class ClusterRouter implements Router {
       this.log.info({ event: 'component_replaced', component: route.address }, 'a new connection replaced the old one');
       old.route.replaced();
     }
-    if (this.leading) this.leading.attach(this.self, wire);
-    else this.toLeader({ t: 'attach', session: wire });
+    if (this.leading) {
+      this.leading.attach(this.self, wire);
+      ready?.();
+    } else {
+      if (ready) this.attachWaits.add(route.address, wire.since, ready);
+      this.toLeader({ t: 'attach', session: wire });
+    }
   }
 
   detach(route: Route): void {
     const local = this.locals.get(route.address);
     if (local?.route !== route) return;
     this.locals.delete(route.address);
+    this.attachWaits.drop(route.address);
     this.reportDetach(route.address, local.wire.sid);
   }
 
@@ -157,6 +167,7 @@ export class ClusterRouter implements Router {
     if (id === this.self) {
       this.reportedTo = this.self;
       this.leading = new LeaderRouting(this.leaderContext, [...this.locals.values()].map((l) => l.wire));
+      this.attachWaits.releaseAll();
       // Members that took us for leader before we knew report again.
       for (const peer of this.transport.connected()) this.outbox.send(peer, { t: 'hello' });
       this.resend();
@@ -283,7 +294,9 @@ export class ClusterRouter implements Router {
         if (from === this.leader) this.replaceLocal(m.address, m.sid);
         return;
       case 'table':
-        if (from === this.leader) this.clusterTable = m.sessions;
+        if (from !== this.leader) return;
+        this.clusterTable = m.sessions;
+        this.attachWaits.table(this.self, m.sessions);
         return;
       case 'hello':
         if (from === this.leader && !this.leading) this.reportAndResend(from);

@@ -265,8 +265,13 @@ export class ComponentSession implements Route {
     this.state = 'online';
     this.since = new Date(this.ctx.now());
     this.ctx.authenticated(this);
+    // <handshake/> once the router can reach this session from anywhere (in a cluster: once the leader knows it).
+    this.ctx.router.attach(this, () => this.admitted());
+  }
+
+  private admitted(): void {
+    if (this.state !== 'online') return;
     this.stream.send('<handshake/>');
-    this.ctx.router.attach(this);
     this.ctx.log.info({ event: 'component_connected', component: this.address, peer: this.peer }, 'call bridge connected');
     const early = this.early;
     this.early = [];

@@ -31,13 +31,14 @@ export class LocalRouter implements Router {
     this.remote = options.remote;
   }
 
-  attach(route: Route): void {
+  attach(route: Route, ready?: () => void): void {
     const old = this.routes.get(route.address);
     this.routes.set(route.address, route);
     if (old && old !== route) {
       this.log.info({ event: 'component_replaced', component: route.address }, 'a new connection replaced the old one');
       old.replaced();
     }
+    ready?.();
   }
 
   detach(route: Route): void {

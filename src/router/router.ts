@@ -66,8 +66,14 @@ export interface RouterCounters {
 }
 
 export interface Router {
-  /** Registers a route for its address; an existing route for it is replaced. */
-  attach(route: Route): void;
+  /**
+   * Registers a route for its address; an existing route for it is replaced.
+   * `ready` is called once stanzas from anywhere can reach it: at once on one
+   * node, once the leader knows the session in a cluster. A call bridge is
+   * told `<handshake/>` then, so that nothing sent to it after it connected
+   * bounces.
+   */
+  attach(route: Route, ready?: () => void): void;
   /** Removes the route if it is still the one registered for its address. */
   detach(route: Route): void;
   /** Delivers, answers or bounces one stanza that `origin` sent. */

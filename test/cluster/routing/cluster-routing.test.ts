@@ -28,6 +28,23 @@ describe('stanzas through the leader', () => {
     expect([1, 2, 3].map((i) => cluster.router(`n${i}`).counters.routed)).toEqual([1, 0, 0]);
   });
 
+  it('lets a new call bridge in only once the leader knows it, so a stanza sent to it at once from another member is delivered, not bounced', async () => {
+    cluster = await RoutingCluster.start(3);
+    const a = cluster.session('n2', 'a');
+    cluster.setLeader('n1');
+    await cluster.until(() => cluster.router('n1').sessions().length === 1, () => 'the leader has not got the first report');
+    let admitted = false;
+    const b = cluster.session('n3', 'b', () => {
+      admitted = true;
+      // What a call bridge's peer does the moment the handshake succeeds.
+      cluster.router('n2').route(message(A, B, 1), a);
+    });
+    expect(admitted).toBe(false);
+    await cluster.until(() => b.numbers().length === 1 || a.received.length > 0, describeReceived(b));
+    expect(b.numbers()).toEqual([1]);
+    expect(a.received).toEqual([]);
+  });
+
   it('keeps the order of 1000 stanzas each way', async () => {
     cluster = await RoutingCluster.start(3);
     const a = cluster.session('n2', 'a');

@@ -107,10 +107,10 @@ export class RoutingCluster {
     return this.member(id).router;
   }
 
-  /** A call bridge's session on a member. */
-  session(on: PeerId, name: string): WatchedRoute {
+  /** A call bridge's session on a member; `ready` is the router's go-ahead (its <handshake/>). */
+  session(on: PeerId, name: string, ready?: () => void): WatchedRoute {
     const route = new WatchedRoute(`${name}.${DOMAIN}`, this.changes);
-    this.router(on).attach(route);
+    this.router(on).attach(route, ready);
     return route;
   }
 
