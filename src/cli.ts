@@ -45,6 +45,8 @@ export interface NodeCliOptions {
   ssh: { host: string; port: number } | null;
   /** The cluster port peer links use, on the node's address. */
   clusterPort: number;
+  /** Test-oriented (--cluster-listen-port): listen there while advertising clusterPort, for a proxy in front. */
+  clusterListenPort?: number;
   adminPasswordFile?: string;
 }
 
@@ -63,6 +65,7 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
       'component-ports': { type: 'string' },
       'ssh-port': { type: 'string' },
       'cluster-port': { type: 'string' },
+      'cluster-listen-port': { type: 'string' },
       'no-ssh': { type: 'boolean', default: false },
       'admin-password-file': { type: 'string' },
     },
@@ -82,9 +85,14 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
   if (!Number.isInteger(sshPort) || sshPort < 0 || sshPort > 65535) throw new OperatorError(`--ssh-port ${values['ssh-port']}: expected a port such as 2222`);
   const clusterPort = Number(values['cluster-port'] ?? DEFAULT_CLUSTER_PORT);
   if (!Number.isInteger(clusterPort) || clusterPort < 1 || clusterPort > 65535) throw new OperatorError(`--cluster-port ${values['cluster-port']}: expected a port such as 5999`);
+  const clusterListenPort = values['cluster-listen-port'] === undefined ? undefined : Number(values['cluster-listen-port']);
+  if (clusterListenPort !== undefined && (!Number.isInteger(clusterListenPort) || clusterListenPort < 1 || clusterListenPort > 65535)) {
+    throw new OperatorError(`--cluster-listen-port ${values['cluster-listen-port']}: expected a port such as 6999`);
+  }
   return {
     dataDir: resolve(values['data-dir']),
     clusterPort,
+    ...(clusterListenPort === undefined ? {} : { clusterListenPort }),
     name: values.name ?? 'xmpp1',
     address,
     interfaces,

@@ -16,6 +16,11 @@ export interface TlsTransportOptions {
   log: Logger;
   /** Where to listen, when not `self.endpoint` (e.g. 0.0.0.0 behind the advertised address). */
   listen?: PeerEndpoint;
+  /**
+   * The local address outgoing links bind to (the node's own address), so
+   * that a peer, or a proxy in front of it, sees which member dials.
+   */
+  dialFrom?: string;
   maxFrameBytes?: number;
   backoff?: Partial<BackoffOptions>;
   /** How long a trusted connection may take to send its hello (ms). */
@@ -296,7 +301,8 @@ export class TlsTransport implements Transport {
     const where = formatEndpoint(endpoint);
     return new Promise((resolve, reject) => {
       const security = this.options.security();
-      const socket = connect(clientOptions(security, endpoint.host, endpoint.port));
+      const from = this.options.dialFrom;
+      const socket = connect({ ...clientOptions(security, endpoint.host, endpoint.port), ...(from ? { localAddress: from } : {}) });
       this.track(socket);
       let secured = false;
       const timer = setTimeout(() => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { ClusterService, type ClusterServiceOptions } from '../../cluster/member/cluster-service.js';
 import type { ClusterHost } from '../../cluster/member/cluster-host.js';
@@ -24,6 +25,11 @@ export interface ClusteringOptions {
   /** The node's own address: its cluster link listens there. */
   address: string;
   clusterPort: number;
+  /**
+   * Where the cluster link really listens, when not clusterPort (tests put a
+   * fault-injecting proxy on the advertised port that forwards here).
+   */
+  clusterListenPort?: number;
   /** The first component port, for `cluster status`'s `address:port`. */
   componentPort: number;
   log: Logger;
@@ -103,12 +109,15 @@ export async function startClustering(options: ClusteringOptions): Promise<Clust
     createTransport: async (trust) => {
       const transport = new TlsTransport({
         self: { id: node.identity.id, name: node.name, endpoint: { host: options.address, port: options.clusterPort } },
+        ...(options.clusterListenPort === undefined ? {} : { listen: { host: options.address, port: options.clusterListenPort } }),
+        // Dial from our own address, so that the peer (or a proxy) sees which member calls.
+        ...(isIP(options.address) && options.address !== '0.0.0.0' && options.address !== '::' ? { dialFrom: options.address } : {}),
         security: await peerSecurity(node, trust),
         log: log.child({ module: 'cluster-link' }),
       });
       options.routing?.slot?.bind(transport);
       await transport.start().catch((err: Error) => {
-        throw new OperatorError(`cannot listen on the cluster port ${options.address}:${options.clusterPort}: ${err.message}`);
+        throw new OperatorError(`cannot listen on the cluster port ${options.address}:${options.clusterListenPort ?? options.clusterPort}: ${err.message}`);
       });
       return transport;
     },

@@ -31,6 +31,8 @@ export interface StartNodeOptions extends XmppNodeOptions {
   adminPassword?: string;
   /** The cluster port peer links use on the node's address (default 5999). */
   clusterPort?: number;
+  /** Listen for peers on this port instead of clusterPort, which is still advertised (a test's proxy sits there). */
+  clusterListenPort?: number;
   /** Member loop timing and the cluster operations' time limits. */
   cluster?: ClusterServiceOptions;
 }
@@ -47,6 +49,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       node,
       address: options.address,
       clusterPort: options.clusterPort ?? DEFAULT_CLUSTER_PORT,
+      clusterListenPort: options.clusterListenPort,
       componentPort: (options.componentPorts ?? DEFAULT_COMPONENT_PORTS)[0]!,
       log: options.log,
       service: options.cluster,

@@ -18,6 +18,8 @@ export interface ClusterNodePorts {
   component: [number, number];
   ssh: number;
   cluster: number;
+  /** Where the cluster link really listens, when a test's proxy sits on `cluster` (--cluster-listen-port). */
+  clusterListen?: number;
 }
 
 /** Every node process a test started, so that none outlives the test run whatever failed. */
@@ -64,6 +66,7 @@ export class ClusterNodeProcess {
       '--component-ports', this.ports.component.join(','),
       '--ssh-port', String(this.ports.ssh),
       '--cluster-port', String(this.ports.cluster),
+      ...(this.ports.clusterListen === undefined ? [] : ['--cluster-listen-port', String(this.ports.clusterListen)]),
       '--admin-password-file', this.passwordFile,
     ]);
     this.process = p;
