@@ -25,21 +25,25 @@ export async function benchServer(server: BenchServer, o: ComponentBenchOptions)
   // The relay pairs its first connection with its second: A first.
   const a = await BenchComponent.connect(server.port, auth(from));
   const b = await BenchComponent.connect(server.port, auth(to));
-  const pair: Pair = { a, b, from, to };
   try {
-    // Warm up the JIT and the sockets before anything is measured.
-    await windowed(pair, Math.min(20_000, o.stanzas), o.window);
-    const measure = async (work: () => Promise<WorkloadResult>) => {
-      const before = processCpuMicros(server.pid);
-      const result = await work();
-      const cpu = processCpuMicros(server.pid) - before;
-      return { ...result, cpuUsPerStanza: cpu / result.stanzas };
-    };
-    const w = await measure(() => windowed(pair, o.stanzas, o.window));
-    const p = await measure(() => pingPong(pair, o.pingPongStanzas));
-    return { server: server.name, windowed: w, pingPong: p };
+    return { server: server.name, ...(await measurePair({ a, b, from, to }, [server.pid], o)) };
   } finally {
     a.close();
     b.close();
   }
+}
+
+/** Warm-up, then both workloads on an open pair; CPU is the sum over `pids` (one node, or every node of a cluster). */
+export async function measurePair(pair: Pair, pids: number[], o: ComponentBenchOptions): Promise<Omit<ServerFigures, 'server'>> {
+  // Warm up the JIT and the sockets before anything is measured.
+  await windowed(pair, Math.min(20_000, o.stanzas), o.window);
+  const cpu = () => pids.reduce((sum, pid) => sum + processCpuMicros(pid), 0);
+  const measure = async (work: () => Promise<WorkloadResult>) => {
+    const before = cpu();
+    const result = await work();
+    return { ...result, cpuUsPerStanza: (cpu() - before) / result.stanzas };
+  };
+  const w = await measure(() => windowed(pair, o.stanzas, o.window));
+  const p = await measure(() => pingPong(pair, o.pingPongStanzas));
+  return { windowed: w, pingPong: p };
 }
