@@ -21,6 +21,8 @@ export interface ClusterPathFigures {
   windowedRatio: number;
   /** Added median ping-pong latency, µs. */
   addedPingPongP50us: number;
+  /** The cluster's processes in the order of cpuUsPerStanzaByProcess, with their roles. */
+  processes: string[];
   windowedMet: boolean;
   latencyMet: boolean;
 }
@@ -35,11 +37,13 @@ export async function runClusterPathBench(o: ComponentBenchOptions): Promise<Clu
   }
   const cluster = await BenchCluster.start(CLUSTER_BRIDGES, o.secret);
   let figures: ServerFigures;
+  let processes: string[] = [];
   try {
     const leader = await cluster.settled(30_000);
     const [fa, fb] = cluster.nodes.filter((n) => n !== leader) as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
     const from = `${CLUSTER_BRIDGES[0]}.${DOMAIN}`;
     const to = `${CLUSTER_BRIDGES[1]}.${DOMAIN}`;
+    processes = cluster.nodes.map((n) => `${n.name} (${n === leader ? 'leader' : n === fa ? 'A' : 'B'})`);
     const a = await BenchComponent.connect(fa.componentPort, { address: from, secret: o.secret }, fa.address);
     const b = await BenchComponent.connect(fb.componentPort, { address: to, secret: o.secret }, fb.address);
     try {
@@ -53,5 +57,5 @@ export async function runClusterPathBench(o: ComponentBenchOptions): Promise<Clu
   }
   const windowedRatio = figures.windowed.perSecond / single.windowed.perSecond;
   const addedPingPongP50us = figures.pingPong.p50us - single.pingPong.p50us;
-  return { single, cluster: figures, windowedRatio, addedPingPongP50us, windowedMet: windowedRatio >= 0.5, latencyMet: addedPingPongP50us < 1000 };
+  return { single, cluster: figures, processes, windowedRatio, addedPingPongP50us, windowedMet: windowedRatio >= 0.5, latencyMet: addedPingPongP50us < 1000 };
 }

@@ -7,8 +7,14 @@ import { pingPong, windowed, type Pair, type WorkloadResult } from './workload.j
 
 export interface ServerFigures {
   server: string;
-  windowed: WorkloadResult & { cpuUsPerStanza: number };
-  pingPong: WorkloadResult & { cpuUsPerStanza: number };
+  windowed: WorkloadResult & CpuFigures;
+  pingPong: WorkloadResult & CpuFigures;
+}
+
+export interface CpuFigures {
+  cpuUsPerStanza: number;
+  /** The same per server process, in the order of the pids measured (a cluster's nodes). */
+  cpuUsPerStanzaByProcess: number[];
 }
 
 export interface ComponentBenchOptions {
@@ -37,11 +43,12 @@ export async function benchServer(server: BenchServer, o: ComponentBenchOptions)
 export async function measurePair(pair: Pair, pids: number[], o: ComponentBenchOptions): Promise<Omit<ServerFigures, 'server'>> {
   // Warm up the JIT and the sockets before anything is measured.
   await windowed(pair, Math.min(20_000, o.stanzas), o.window);
-  const cpu = () => pids.reduce((sum, pid) => sum + processCpuMicros(pid), 0);
+  const cpu = () => pids.map((pid) => processCpuMicros(pid));
   const measure = async (work: () => Promise<WorkloadResult>) => {
     const before = cpu();
     const result = await work();
-    return { ...result, cpuUsPerStanza: (cpu() - before) / result.stanzas };
+    const byProcess = cpu().map((us, i) => (us - before[i]!) / result.stanzas);
+    return { ...result, cpuUsPerStanza: byProcess.reduce((x, y) => x + y, 0), cpuUsPerStanzaByProcess: byProcess };
   };
   const w = await measure(() => windowed(pair, o.stanzas, o.window));
   const p = await measure(() => pingPong(pair, o.pingPongStanzas));

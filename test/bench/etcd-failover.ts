@@ -110,7 +110,7 @@ export function failoverFigures(config: string, samples: ReadonlyArray<{ ms: num
   };
 }
 
-const COLUMNS = [30, 6, 7, 7, 7, 7];
+const COLUMNS = [36, 6, 7, 7, 7, 7];
 const msText = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
 
 export function failoverTitle(): string {

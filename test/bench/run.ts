@@ -86,6 +86,8 @@ async function clusterPathBench(): Promise<void> {
   console.log(table([f.single, f.cluster], f.single));
   console.log('');
   console.log(`cluster / one node: ${fmt(f.windowedRatio, 2)} of windowed throughput, ${fmt(f.cluster.pingPong.perSecond / f.single.pingPong.perSecond, 2)} of ping-pong; ping-pong p50 +${fmt(f.addedPingPongP50us, 1)} µs, p99 +${fmt(f.cluster.pingPong.p99us - f.single.pingPong.p99us, 1)} µs`);
+  const split = (w: { cpuUsPerStanzaByProcess: number[] }) => f.processes.map((p, i) => `${p} ${fmt(w.cpuUsPerStanzaByProcess[i]!, 1)}`).join(', ');
+  console.log(`cluster CPU µs per stanza by node: windowed ${split(f.cluster.windowed)}; ping-pong ${split(f.cluster.pingPong)}`);
   console.log(`target windowed >= 0.5 of one node: ${f.windowedMet ? 'met' : 'NOT met'}; target < 1 ms added p50 in ping-pong: ${f.latencyMet ? 'met' : 'NOT met'}`);
 }
 
