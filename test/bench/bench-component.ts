@@ -19,9 +19,9 @@ export class BenchComponent {
   }
 
   /** Connects; with `auth`, opens an XEP-0114 stream and completes the handshake first. */
-  static async connect(port: number, auth?: { address: string; secret: string }): Promise<BenchComponent> {
+  static async connect(port: number, auth?: { address: string; secret: string }, host = '127.0.0.1'): Promise<BenchComponent> {
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect({ port, host: '127.0.0.1' }, () => resolve(s));
+      const s = connect({ port, host }, () => resolve(s));
       s.once('error', reject);
     });
     socket.setEncoding('utf8');

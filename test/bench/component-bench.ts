@@ -7,8 +7,14 @@ import { pingPong, windowed, type Pair, type WorkloadResult } from './workload.j
 
 export interface ServerFigures {
   server: string;
-  windowed: WorkloadResult & { cpuUsPerStanza: number };
-  pingPong: WorkloadResult & { cpuUsPerStanza: number };
+  windowed: WorkloadResult & CpuFigures;
+  pingPong: WorkloadResult & CpuFigures;
+}
+
+export interface CpuFigures {
+  cpuUsPerStanza: number;
+  /** The same per server process, in the order of the pids measured (a cluster's nodes). */
+  cpuUsPerStanzaByProcess: number[];
 }
 
 export interface ComponentBenchOptions {
@@ -25,21 +31,26 @@ export async function benchServer(server: BenchServer, o: ComponentBenchOptions)
   // The relay pairs its first connection with its second: A first.
   const a = await BenchComponent.connect(server.port, auth(from));
   const b = await BenchComponent.connect(server.port, auth(to));
-  const pair: Pair = { a, b, from, to };
   try {
-    // Warm up the JIT and the sockets before anything is measured.
-    await windowed(pair, Math.min(20_000, o.stanzas), o.window);
-    const measure = async (work: () => Promise<WorkloadResult>) => {
-      const before = processCpuMicros(server.pid);
-      const result = await work();
-      const cpu = processCpuMicros(server.pid) - before;
-      return { ...result, cpuUsPerStanza: cpu / result.stanzas };
-    };
-    const w = await measure(() => windowed(pair, o.stanzas, o.window));
-    const p = await measure(() => pingPong(pair, o.pingPongStanzas));
-    return { server: server.name, windowed: w, pingPong: p };
+    return { server: server.name, ...(await measurePair({ a, b, from, to }, [server.pid], o)) };
   } finally {
     a.close();
     b.close();
   }
+}
+
+/** Warm-up, then both workloads on an open pair; CPU is the sum over `pids` (one node, or every node of a cluster). */
+export async function measurePair(pair: Pair, pids: number[], o: ComponentBenchOptions): Promise<Omit<ServerFigures, 'server'>> {
+  // Warm up the JIT and the sockets before anything is measured.
+  await windowed(pair, Math.min(20_000, o.stanzas), o.window);
+  const cpu = () => pids.map((pid) => processCpuMicros(pid));
+  const measure = async (work: () => Promise<WorkloadResult>) => {
+    const before = cpu();
+    const result = await work();
+    const byProcess = cpu().map((us, i) => (us - before[i]!) / result.stanzas);
+    return { ...result, cpuUsPerStanza: byProcess.reduce((x, y) => x + y, 0), cpuUsPerStanzaByProcess: byProcess };
+  };
+  const w = await measure(() => windowed(pair, o.stanzas, o.window));
+  const p = await measure(() => pingPong(pair, o.pingPongStanzas));
+  return { windowed: w, pingPong: p };
 }

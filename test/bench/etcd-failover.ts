@@ -42,7 +42,7 @@ export async function runEtcdFailoverBench(options: { trials: number; tuned: boo
   } finally {
     await cluster.close();
   }
-  return figures(configLabel(options.tuned), samples);
+  return failoverFigures(configLabel(options.tuned), samples);
 }
 
 /** One kill: from a settled cluster to a new leader, then the killed member back and the cluster settled again. */
@@ -88,13 +88,14 @@ function firstNewLeader(cluster: EtcdCluster, survivors: EtcdMember[], killedId:
   });
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank]!;
 }
 
-function figures(config: string, samples: ReadonlyArray<{ ms: number; terms: number }>): FailoverFigures {
+/** Percentiles and extremes of one configuration's trials; shared with our cluster's failover rows. */
+export function failoverFigures(config: string, samples: ReadonlyArray<{ ms: number; terms: number }>): FailoverFigures {
   const ms = samples.map((s) => s.ms);
   const sorted = [...ms].sort((a, b) => a - b);
   return {
@@ -109,7 +110,7 @@ function figures(config: string, samples: ReadonlyArray<{ ms: number; terms: num
   };
 }
 
-const COLUMNS = [30, 6, 7, 7, 7, 7];
+const COLUMNS = [36, 6, 7, 7, 7, 7];
 const msText = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
 
 export function failoverTitle(): string {

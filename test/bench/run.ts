@@ -7,8 +7,9 @@ import { PINNED, prosodyInstalled, startOurNode, startProsody, startRelay, type 
  * `npm run bench`: every figure beside its baselines from the same run.
  * Component routing: two components, A sends to B, windowed and
  * ping-pong, through our node, a plain TCP relay (the physical limit) and
- * Prosody when it is installed. Then the Raft election simulation, and
- * etcd's failover (kill -9 of its leader) as the baseline for ours.
+ * Prosody when it is installed. Then the Raft election simulation, the
+ * cluster path beside one node, and our failover beside etcd's (kill -9 of
+ * the leader) in one table.
  */
 
 const STANZAS = Number(process.env.BENCH_STANZAS ?? 100_000);
@@ -76,6 +77,50 @@ async function raftBench(): Promise<void> {
   console.log(runRaftElectionBench());
 }
 
+const TRIALS = Number(process.env.BENCH_FAILOVER_TRIALS ?? 20);
+
+async function clusterPathBench(): Promise<void> {
+  const { runClusterPathBench } = await import('./cluster-bench.js');
+  console.log(`\nCluster path: A on one follower, B on the other, the leader in between (three node processes on 127.0.0.14-16), beside one node alone; ${fmt(STANZAS)} windowed (${WINDOW} in flight), ${fmt(PING_PONG)} ping-pong; CPU summed over the nodes`);
+  const f = await runClusterPathBench({ stanzas: STANZAS, pingPongStanzas: PING_PONG, window: WINDOW, secret: SECRET });
+  console.log(table([f.single, f.cluster], f.single));
+  console.log('');
+  console.log(`cluster / one node: ${fmt(f.windowedRatio, 2)} of windowed throughput, ${fmt(f.cluster.pingPong.perSecond / f.single.pingPong.perSecond, 2)} of ping-pong; ping-pong p50 +${fmt(f.addedPingPongP50us, 1)} µs, p99 +${fmt(f.cluster.pingPong.p99us - f.single.pingPong.p99us, 1)} µs`);
+  const split = (w: { cpuUsPerStanzaByProcess: number[] }) => f.processes.map((p, i) => `${p} ${fmt(w.cpuUsPerStanzaByProcess[i]!, 1)}`).join(', ');
+  console.log(`cluster CPU µs per stanza by node: windowed ${split(f.cluster.windowed)}; ping-pong ${split(f.cluster.pingPong)}`);
+  console.log(`target windowed >= 0.5 of one node: ${f.windowedMet ? 'met' : 'NOT met'}; target < 1 ms added p50 in ping-pong: ${f.latencyMet ? 'met' : 'NOT met'}`);
+}
+
+/** Our failover rows, then etcd's when `withEtcd`, in one table with one header. */
+async function failoverBench(withEtcd: boolean): Promise<void> {
+  const { runClusterFailoverBench } = await import('./cluster-failover.js');
+  const { failoverHeader, formatFailoverRow } = await import('./etcd-failover.js');
+  const etcd = await import('./etcd-cluster.js');
+  const etcdHere = withEtcd && etcd.etcdInstalled();
+  console.log(`\nFailover, kill -9 of the leader of 3 nodes on loopback, ${TRIALS} trials: ours from the kill to the first delivery of a stanza sent after it (steady traffic, 1 stanza/ms, A and B on the two other nodes)${etcdHere ? `; etcd ${etcd.etcdVersion()} from the kill to a new leader` : ''}`);
+  console.log(failoverHeader());
+  const ours = await runClusterFailoverBench({ trials: TRIALS, secret: SECRET });
+  console.log(formatFailoverRow(ours));
+  const rows = [];
+  if (etcdHere) {
+    const { runEtcdFailoverBench } = await import('./etcd-failover.js');
+    for (const tuned of [false, true]) {
+      const row = await runEtcdFailoverBench({ trials: TRIALS, tuned });
+      console.log(formatFailoverRow({ ...row, config: `etcd ${row.config}` }));
+      rows.push(row);
+    }
+  }
+  console.log('');
+  console.log(`ours: kill to the first delivery of any stanza (some already past the leader): p50 ${fmt(ours.anyDeliveryP50Ms)} ms, p99 ${fmt(ours.anyDeliveryP99Ms)} ms`);
+  console.log(`ours: ${fmt(ours.sent)} stanzas sent across the trials, ${ours.lost} lost, ${ours.duplicated} duplicated, ${ours.reordered} out of order; leaders killed: ${ours.leaders.slice(0, -1).join(' ')} (then ${ours.leaders.at(-1)})`);
+  console.log(`ours: samples ms: ${ours.samplesMs.map((m) => fmt(m)).join(' ')}`);
+  const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  console.log(`targets: p50 < 300 ms ${met(ours.p50Ms < 300)}, p99 < 1 s ${met(ours.p99Ms < 1000)}, 0 lost ${met(ours.lost === 0)}, 0 duplicated ${met(ours.duplicated === 0)}`);
+  if (withEtcd && !etcdHere) console.log(`etcd is not installed at ${etcd.ETCD} (apt-get install etcd-server): its failover rows are missing.`);
+  // The tail is trials where etcd needed a second election (a split vote, or a vote refused while the other survivor's check-quorum lease still ran; etcd 3.4 has pre-vote off by default): another randomized timeout.
+  if (rows.length > 0) console.log(`etcd trials that needed a second election: ${rows.map((r) => `${r.extraTermTrials} of ${r.trials} ${r.config.split(' ')[0]}`).join(', ')}`);
+}
+
 async function etcdBench(): Promise<void> {
   const etcd = await import('./etcd-cluster.js');
   if (!etcd.etcdInstalled()) {
@@ -83,20 +128,22 @@ async function etcdBench(): Promise<void> {
     return;
   }
   const { runEtcdFailoverBench, failoverTitle, failoverHeader, formatFailoverRow } = await import('./etcd-failover.js');
-  const trials = Number(process.env.BENCH_FAILOVER_TRIALS ?? 20);
   console.log(`\n${failoverTitle()}`);
   console.log(failoverHeader());
   const rows = [];
   for (const tuned of [false, true]) {
-    const row = await runEtcdFailoverBench({ trials, tuned });
+    const row = await runEtcdFailoverBench({ trials: TRIALS, tuned });
     console.log(formatFailoverRow(row));
     rows.push(row);
   }
-  // The tail is trials where etcd needed a second election (a split vote, or a vote refused while the other survivor's check-quorum lease still ran; etcd 3.4 has pre-vote off by default): another randomized timeout.
   console.log(`trials that needed a second election: ${rows.map((r) => `${r.extraTermTrials} of ${r.trials} ${r.config.split(' ')[0]}`).join(', ')}`);
 }
 
+// Sections: component, raft, cluster (path and our failover), failover (ours beside etcd's), etcd (etcd's alone). All of them by default, failover once.
 const only = process.argv[2];
 if (!only || only === 'component') await componentBench();
 if (!only || only === 'raft') await raftBench();
-if (!only || only === 'etcd') await etcdBench();
+if (!only || only === 'cluster') await clusterPathBench();
+if (only === 'cluster') await failoverBench(false);
+if (!only || only === 'failover') await failoverBench(true);
+if (only === 'etcd') await etcdBench();
