@@ -196,6 +196,16 @@ export class ClusterService implements ClusterControl {
     });
   }
 
+  resetMembership(): Promise<void> {
+    return this.ops.run(async () => {
+      const was = this.isMember();
+      await this.abandon();
+      // Serve with the node's own configuration again (reset then clears it).
+      if (was) await this.host.useConfiguration(this.host.localConfiguration());
+      this.log.info({ node: this.host.nodeId, wasMember: was }, 'reset: cluster membership and raft storage removed');
+    });
+  }
+
   /** Process shutdown: stops the loop and the links; membership stays on disk for the next start. */
   async close(): Promise<void> {
     this.config?.close();

@@ -75,6 +75,13 @@ export interface ClusterControl {
   remove(peer: string): Promise<string>;
   /** `xmpp cluster leave`: hand off leadership if leading, leave the membership, keep a standalone copy. */
   leave(): Promise<void>;
+  /**
+   * `xmpp reset` on this node: stop the member loop and the peer links and
+   * delete the Raft storage, so that the node is no member after a restart
+   * either. The cluster keeps this node's entry until it joins again (then
+   * the entry is replaced). Nothing to do when this node never clustered.
+   */
+  resetMembership(): Promise<void>;
 }
 
 export const NO_QUORUM = 'the cluster has no leader (no quorum); nothing was changed';
