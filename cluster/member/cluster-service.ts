@@ -12,7 +12,7 @@ import { rmSync } from 'node:fs';
 import { OperatorError } from '../../src/base/operator-error.js';
 import { SerialQueue } from '../../src/base/serial-queue.js';
 import { silentLogger, type Logger } from '../../src/observability/logger.js';
-import { NO_QUORUM, NOT_CLUSTERED, type ClusterControl, type ClusterStatusView, type JoinOutcome, type JoinTarget } from '../../src/node/cluster-control.js';
+import { NO_QUORUM, NOT_CLUSTERED, NOT_MEMBER, type ClusterControl, type ClusterStatusView, type JoinOutcome, type JoinTarget } from '../../src/node/cluster-control.js';
 import type { NodeConfiguration } from '../../src/node/configuration.js';
 import { bootstrapStorage } from '../raft/bootstrap.js';
 import { FileStorage } from '../raft/storage/file-storage.js';
@@ -390,7 +390,7 @@ export class ClusterService implements ClusterControl {
   }
 
   private requireMember(): RaftMember {
-    if (!this.isMember()) throw new OperatorError(NOT_CLUSTERED);
+    if (!this.isMember()) throw new OperatorError(this.host.settings().clusterEnabled ? NOT_MEMBER : NOT_CLUSTERED);
     return this.member!;
   }
 

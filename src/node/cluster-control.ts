@@ -86,4 +86,5 @@ export interface ClusterControl {
 
 export const NO_QUORUM = 'the cluster has no leader (no quorum); nothing was changed';
 export const NOT_CLUSTERED = 'clustering is not enabled on this node (xmpp cluster enable)';
+export const NOT_MEMBER = 'this node is not a member of a cluster (xmpp cluster initialize, or xmpp cluster join <cluster>)';
 export const DEFAULT_CLUSTER_PORT = 5999;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NOT_CLUSTERED } from '../../src/node/cluster-control.js';
+import { NOT_CLUSTERED, NOT_MEMBER } from '../../src/node/cluster-control.js';
 import { clusterProcesses, expectOk, type ClusterNodeProcess } from '../helpers/cluster-processes.js';
 import { buildCluster, configure, joinCluster, makeCertificate, prepareJoiner, statusOf, upload } from '../helpers/cluster-setup.js';
 import { Condition } from '../helpers/condition.js';
@@ -91,7 +91,9 @@ describe('cluster membership refusals, on node processes over ssh', () => {
     expect(entry.subjectAltName).toContain('127.0.0.13');
     expect(entry.reason).not.toBe('');
     expect(await membersView([cb1, cb2, cb3])).toEqual(before);
-    await expectRefused(cb4, 'xmpp cluster status', 'this node is not a member of a cluster (xmpp cluster initialize, or xmpp cluster join <cluster>)');
+    await expectRefused(cb4, 'xmpp cluster status', NOT_MEMBER);
+    await expectRefused(cb4, 'xmpp cluster leave', NOT_MEMBER);
+    await expectRefused(cb4, 'xmpp cluster remove cb1', NOT_MEMBER);
   });
 
   it("a node that does not trust the cluster's certificate cannot join", async () => {
