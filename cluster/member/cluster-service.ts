@@ -12,7 +12,7 @@ import { rmSync } from 'node:fs';
 import { OperatorError } from '../../src/base/operator-error.js';
 import { SerialQueue } from '../../src/base/serial-queue.js';
 import { silentLogger, type Logger } from '../../src/observability/logger.js';
-import { NO_QUORUM, NOT_CLUSTERED, type ClusterControl, type ClusterStatusView, type JoinOutcome, type JoinTarget } from '../../src/node/cluster-control.js';
+import { NO_QUORUM, NOT_CLUSTERED, NOT_MEMBER, type ClusterControl, type ClusterStatusView, type JoinOutcome, type JoinTarget } from '../../src/node/cluster-control.js';
 import type { NodeConfiguration } from '../../src/node/configuration.js';
 import { bootstrapStorage } from '../raft/bootstrap.js';
 import { FileStorage } from '../raft/storage/file-storage.js';
@@ -74,8 +74,7 @@ export class ClusterService implements ClusterControl {
 
   /** The leader this node knows now, if any. */
   leaderId(): string | undefined {
-    const leader = this.member?.running ? this.member.leader() : '';
-    return leader === '' ? undefined : leader;
+    return (this.member?.running && this.member.leader()) || undefined;
   }
 
   /** Ids of every member (voters and learners), this node included; empty when not a member. */
@@ -152,16 +151,17 @@ export class ClusterService implements ClusterControl {
         callbridges: local.callbridges().map((c) => ({ name: c.name, secret: c.secret })),
       };
       try {
-        await this.awaitReply(rid, peer, request, this.timeouts.joinMs, (reply) => {
-          if (reply.type === 'join-admitted' && !this.member) void this.startFreshMember(reply.index);
+        const reply = await this.awaitReply(rid, peer, request, this.timeouts.joinMs, (r) => {
+          if (r.type === 'join-admitted' && !this.member) void this.startFreshMember(r.index);
         });
         const member = this.member;
         if (!member) throw new OperatorError('the cluster accepted the join but never admitted this node');
         await member.until(() => member.conf().voters.includes(this.host.nodeId), this.timeouts.joinMs, 'this node to apply its promotion to voter');
         await this.becomeMember(member);
-        const leader = member.status().members.find((m) => m.leader);
-        this.log.info({ peers: member.state.members().length }, 'joined the cluster');
-        return { peers: member.state.members().length, leader: leader?.component ?? '' };
+        const result = reply !== 'ended' && reply.type === 'join-result' && reply.ok ? reply : undefined; // the leader's word: our view of who leads may lag
+        const outcome = { peers: result?.peers ?? member.state.members().length, leader: result?.leader || (member.status().members.find((m) => m.leader)?.component ?? '') };
+        this.log.info(outcome, 'joined the cluster');
+        return outcome;
       } catch (err) {
         await this.abandon();
         throw err;
@@ -193,6 +193,15 @@ export class ClusterService implements ClusterControl {
         }
       }
       await this.finishStandalone();
+    });
+  }
+
+  resetMembership(): Promise<void> {
+    return this.ops.run(async () => {
+      const was = this.isMember();
+      await this.abandon();
+      if (was) await this.host.useConfiguration(this.host.localConfiguration()); // reset then clears it
+      this.log.info({ node: this.host.nodeId, wasMember: was }, 'reset: cluster membership and raft storage removed');
     });
   }
 
@@ -381,7 +390,7 @@ export class ClusterService implements ClusterControl {
   }
 
   private requireMember(): RaftMember {
-    if (!this.isMember()) throw new OperatorError(NOT_CLUSTERED);
+    if (!this.isMember()) throw new OperatorError(this.host.settings().clusterEnabled ? NOT_MEMBER : NOT_CLUSTERED);
     return this.member!;
   }
 

@@ -75,10 +75,18 @@ export interface ClusterControl {
   remove(peer: string): Promise<string>;
   /** `xmpp cluster leave`: hand off leadership if leading, leave the membership, keep a standalone copy. */
   leave(): Promise<void>;
+  /**
+   * `xmpp reset` on this node: stop the member loop and the peer links and
+   * delete the Raft storage, so that the node is no member after a restart
+   * either. The cluster keeps this node's entry until it joins again (then
+   * the entry is replaced). Nothing to do when this node never clustered.
+   */
+  resetMembership(): Promise<void>;
 }
 
 export const NO_QUORUM = 'the cluster has no leader (no quorum); nothing was changed';
 export const NOT_CLUSTERED = 'clustering is not enabled on this node (xmpp cluster enable)';
+export const NOT_MEMBER = 'this node is not a member of a cluster (xmpp cluster initialize, or xmpp cluster join <cluster>)';
 export const DEFAULT_CLUSTER_PORT = 5999;
 
 /** A call bridge's session somewhere in the cluster, as the leader's session table says (`xmpp status`). */

@@ -282,8 +282,11 @@ export class XmppNode {
     });
   }
 
-  /** `xmpp reset`: everything but identity, host key, users and certificate folder. */
-  reset(): Promise<void> {
+  /** `xmpp reset`: everything but identity, host key, users and certificate folder; cluster membership too. */
+  async reset(): Promise<void> {
+    // First the membership (outside the settings queue: leave holds the
+    // cluster's queue while it waits on this one to disable clustering).
+    await this.clusterControl?.resetMembership();
     return this.changes.run(async () => {
       await this.local.replaceAll(null, [], { kind: 'none' });
       await this.save({ ...EMPTY_SETTINGS, listen: [] });

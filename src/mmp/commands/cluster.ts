@@ -1,5 +1,5 @@
 import { OperatorError } from '../../base/operator-error.js';
-import { DEFAULT_CLUSTER_PORT, NOT_CLUSTERED, type ClusterControl, type JoinTarget } from '../../node/cluster-control.js';
+import { DEFAULT_CLUSTER_PORT, NOT_CLUSTERED, NOT_MEMBER, type ClusterControl, type JoinTarget } from '../../node/cluster-control.js';
 import type { XmppNode } from '../../node/xmpp-node.js';
 import { clusterStatusJson, formatClusterStatus } from '../cluster-status-layout.js';
 import { UsageError, type CommandSpec } from '../command.js';
@@ -74,7 +74,7 @@ export function clusterCommands({ node }: { node: XmppNode }): CommandSpec[] {
       args: [0, 0],
       run: async (ctx) => {
         const c = cluster();
-        if (!c.isMember()) throw new OperatorError('this node is not a member of a cluster (xmpp cluster initialize, or xmpp cluster join <cluster>)');
+        if (!c.isMember()) throw new OperatorError(NOT_MEMBER);
         const view = await c.status();
         return ctx.json ? json(clusterStatusJson(view)) : formatClusterStatus(view, new Date());
       },

@@ -162,7 +162,7 @@ export function xmppCommands({ node, checkCertificates }: XmppCommandsOptions): 
     {
       path: ['xmpp', 'reset'],
       usage: 'xmpp reset [--force]',
-      summary: "clear this node's XMPP settings and call bridges (identity, host key, users and certificates stay)",
+      summary: "clear this node's XMPP settings, call bridges and cluster membership (identity, host key, users and certificates stay)",
       args: [0, 0],
       run: async (ctx) => {
         await confirmReset(ctx);

@@ -105,6 +105,21 @@ describe('ClusterService', () => {
     }
   });
 
+  it('xmpp reset on a member (resetMembership): no loop, no raft files, its own configuration; joining again replaces its entry', async () => {
+    const [, , cb3] = await threeNodes();
+    await cb3!.service.resetMembership();
+    expect(cb3!.service.isMember()).toBe(false);
+    expect(cb3!.current.kind).toBe('local');
+    expect(h.raftFiles(3)).toEqual([]);
+    // The cluster keeps the old entry until the node joins again.
+    expect((await h.get(1).service.status()).members.map((m) => m.id)).toEqual(['id-1', 'id-2', 'id-3']);
+    expect(await cb3!.service.join(at(1))).toEqual({ peers: 3, leader: '10.0.0.1:5222' });
+    for (const n of [1, 2, 3]) expect((await h.get(n).service.status()).members.map((m) => m.id)).toEqual(['id-1', 'id-2', 'id-3']);
+    await h.get(2).service.resetMembership();
+    await h.get(2).service.resetMembership(); // twice, or on a node that is no member: nothing to do
+    expect(h.get(2).service.isMember()).toBe(false);
+  });
+
   it('resumes membership after a restart, and a restarted leader comes back as a member', async () => {
     await threeNodes();
     await h.crash(1);
