@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 
 /**
  * Ed25519 key pairs in OpenSSH's own formats: the private key file of
@@ -34,8 +34,18 @@ const BLOCK = 8;
 // RFC 8410 §7: PKCS8 for Ed25519 is this fixed prefix followed by the 32-byte seed.
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
+/**
+ * A new key from 32 random bytes (an Ed25519 private key is its seed, RFC
+ * 8032 §5.1.5), not from generateKeyPairSync: Node 20.20 can deadlock when a
+ * garbage collection runs inside `export({ format: 'jwk' })` of a key whose
+ * KeyGenJob is dead but not yet collected. ExportJWK holds the key's mutex
+ * while it allocates, and the job's destructor, run by that collection, takes
+ * the same mutex (gdb on a CI worker stuck for minutes: KeyGenJob::~KeyGenJob
+ * under KeyObjectHandle::ExportJWK). We found no upstream report. A key made
+ * by createPrivateKey has no KeyGenJob, so nothing can take its mutex then.
+ */
 export function generateEd25519Key(comment: string): OpenSshKeyPair {
-  return encodeEd25519Key(generateKeyPairSync('ed25519').privateKey, comment);
+  return encodeEd25519Key(createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, randomBytes(KEY_BYTES)]), format: 'der', type: 'pkcs8' }), comment);
 }
 
 /** `checkInt` is random in use; OpenSSH reads it only to tell a wrong passphrase, so any value is valid. */
