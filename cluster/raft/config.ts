@@ -1,6 +1,6 @@
 /**
  * Settings of one Raft core. Time is counted in ticks: the caller decides how
- * long a tick is (the cluster wiring uses 100 ms), the core only counts them.
+ * long a tick is (cluster/member uses 20 ms), the core only counts them.
  */
 import type { NodeId } from './messages.js';
 import type { RandomSource } from './prng.js';
