@@ -37,13 +37,31 @@ export interface ClusterStatus {
 
 /** `xmpp cluster status`, its CMS part read back. */
 export async function statusOf(n: ClusterNodeProcess): Promise<ClusterStatus> {
-  const text = await expectOk(n, 'xmpp cluster status');
+  return parseStatus(await expectOk(n, 'xmpp cluster status'));
+}
+
+export function parseStatus(text: string): ClusterStatus {
   const lines = text.split('\n');
   const start = lines.indexOf('List of peers') + 1;
   const end = lines.findIndex((l) => l.startsWith('Last state change:'));
   const peers = lines.slice(start, end);
   const leader = peers.find((p) => p.endsWith(' (Leader)'))?.replace(' (Leader)', '');
   return { state: lines[0]!.replace('State: ', ''), peers: peers.map((p) => p.replace(' (Leader)', '')), leader, text };
+}
+
+/**
+ * Waits for a log line matching `pattern` written after `from` (an offset in
+ * the node's stderr, taken before the event was provoked): the node's own
+ * event, not an earlier one.
+ */
+export async function logAfter(n: ClusterNodeProcess, from: number, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = pattern.exec(n.log.slice(from));
+    if (m) return m[0];
+    if (Date.now() > deadline) throw new Error(`${n.name}: no ${pattern} in its log after offset ${from}: ${n.log.slice(from).slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 export interface NodeSetup {

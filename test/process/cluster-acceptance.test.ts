@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallBridge } from '../../src/bridge/call-bridge.js';
 import { clusterProcesses, expectOk, type ClusterNodeProcess } from '../helpers/cluster-processes.js';
 import { Condition } from '../helpers/condition.js';
-import { openssl } from '../pki/openssl.js';
+import { DOMAIN, makeCertificate, statusOf, upload } from '../helpers/cluster-setup.js';
 
 /**
  * The acceptance story of the cluster (issue 13), word for word over the
@@ -14,7 +13,6 @@ import { openssl } from '../pki/openssl.js';
  * message is lost or delivered twice.
  */
 
-const DOMAIN = 'example.test';
 let root: string;
 let nodes: ClusterNodeProcess[];
 const bridges: CallBridge[] = [];
@@ -22,32 +20,15 @@ const bridges: CallBridge[] = [];
 beforeAll(async () => {
   ({ root, nodes } = await clusterProcesses(3));
   // One key and certificate for all three, its subjectAltName naming every address (the seed's abhiall.cer).
-  await openssl([
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30',
-    '-keyout', join(root, 'abhiall.key'), '-out', join(root, 'abhiall.cer'), '-subj', `/CN=${DOMAIN}`,
-    '-addext', 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,DNS:cb1.example.test,DNS:cb2.example.test,DNS:cb3.example.test',
-  ]);
+  await makeCertificate(root, 'abhiall', nodes.map((n) => n.address));
   await Promise.all(nodes.map((n) => n.start()));
-  for (const n of nodes) {
-    const put = await n.sftp(`put ${join(root, 'abhiall.key')} abhiall.key\nput ${join(root, 'abhiall.cer')} abhiall.cer\n`);
-    expect(put.code, put.stderr).toBe(0);
-  }
+  for (const n of nodes) await upload(n, root, ['abhiall.key', 'abhiall.cer']);
 }, 60_000);
 
 afterAll(async () => {
   for (const b of bridges) await b.close().catch(() => undefined);
   await Promise.all((nodes ?? []).map((n) => n.kill('SIGKILL')));
 });
-
-async function statusOf(n: ClusterNodeProcess): Promise<{ state: string; peers: string[]; leader: string | undefined; text: string }> {
-  const text = await expectOk(n, 'xmpp cluster status');
-  const lines = text.split('\n');
-  const start = lines.indexOf('List of peers') + 1;
-  const end = lines.findIndex((l) => l.startsWith('Last state change:'));
-  const peers = lines.slice(start, end);
-  const leader = peers.find((p) => p.endsWith(' (Leader)'))?.replace(' (Leader)', '');
-  return { state: lines[0]!.replace('State: ', ''), peers: peers.map((p) => p.replace(' (Leader)', '')), leader, text };
-}
 
 describe('the cluster, built as a CMS operator builds it', () => {
   let cb1Secret = '';

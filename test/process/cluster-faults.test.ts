@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallBridge } from '../../src/bridge/call-bridge.js';
-import { buildCluster, DOMAIN, logAfter, statusOf, type ClusterStatus } from '../helpers/cluster-build.js';
+import { buildCluster, DOMAIN, logAfter, statusOf, type ClusterStatus } from '../helpers/cluster-setup.js';
 import { clusterProcesses, expectOk, REFERENCE_PORTS, type ClusterNodeProcess } from '../helpers/cluster-processes.js';
 import { Condition } from '../helpers/condition.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
@@ -25,7 +25,7 @@ beforeAll(async () => {
   let root: string;
   ({ root, nodes } = await clusterProcesses(3, { firstAddress: 7, ports: { ...REFERENCE_PORTS, clusterListen: CLUSTER_LISTEN } }));
   proxy = await FaultProxy.start(nodes.map((n) => n.address), REFERENCE_PORTS.cluster, CLUSTER_LISTEN);
-  ({ cb1Secret } = await buildCluster(root, nodes));
+  cb1Secret = await buildCluster(root, nodes);
 }, 60_000);
 
 afterAll(async () => {
