@@ -1,5 +1,4 @@
-import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { ComponentServer, ListenError, type Binding } from '../component/component-server.js';
 import type { AuthThrottleOptions } from '../component/auth-throttle.js';
 import type { ComponentSessionInfo, ComponentSessionOptions } from '../component/component-session.js';
@@ -12,7 +11,7 @@ import { FileCallbridgeRegistry, type Callbridge } from './callbridge-registry.j
 import type { ClusterControl, ClusterSessionRow } from './cluster-control.js';
 import type { ConfigurationChange, NodeConfiguration, TrustSetting } from './configuration.js';
 import { LocalConfiguration } from './local-configuration.js';
-import { join } from 'node:path';
+import { loadTrustBundle } from '../pki/credentials.js';
 import { removeInterruptedWrites } from '../base/atomic-file.js';
 import { OperatorError } from '../base/operator-error.js';
 import { SerialQueue } from '../base/serial-queue.js';
@@ -319,7 +318,8 @@ export class XmppNode {
         return this.config.setTrust({ kind: 'none' });
       }
       if (word === 'insecure-lab') return this.config.setTrust({ kind: 'insecure-lab' });
-      return this.config.setTrust(await this.readTrustBundle(word));
+      const pem = (await loadTrustBundle(this.layout.certs, word)).join('');
+      return this.config.setTrust({ kind: 'pem', file: word, pem });
     });
   }
 
@@ -373,26 +373,6 @@ export class XmppNode {
     if (!this.components.listening) return;
     if (change.type === 'domain') this.components.endAll(new StreamError('host-gone', `this server now serves ${change.domain ?? 'no domain'}`));
     if (change.type === 'callbridge-removed') this.components.endCallbridge(change.name, new StreamError('not-authorized', 'this call bridge was removed from the server'));
-  }
-
-  private async readTrustBundle(file: string): Promise<TrustSetting> {
-    if (file.includes('/') || file.startsWith('.')) throw new OperatorError(`'${file}' is not a file name in the certificate folder`);
-    let pem: string;
-    try {
-      pem = await readFile(join(this.layout.certs, file), 'utf8');
-    } catch {
-      throw new OperatorError(`no file ${file} in the certificate folder; upload it by SFTP first`);
-    }
-    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (blocks.length === 0) throw new OperatorError(`${file} holds no PEM certificate`);
-    for (const block of blocks) {
-      try {
-        new X509Certificate(block);
-      } catch {
-        throw new OperatorError(`${file} holds a certificate that does not parse`);
-      }
-    }
-    return { kind: 'pem', file, pem: `${blocks.join('\n')}\n` };
   }
 
   private async save(next: NodeSettings): Promise<void> {

@@ -38,9 +38,9 @@ describe('xmpp cluster trust', () => {
 
   it('refuses a missing file, a file without certificates and a path, with one Error line and no change', async () => {
     await writeFile(join(node.certFolder, 'notes.txt'), 'hello\n');
-    expect(await run('xmpp cluster trust absent.cer')).toEqual({ output: 'Error: no file absent.cer in the certificate folder; upload it by SFTP first\n', exitCode: 1 });
-    expect(await run('xmpp cluster trust notes.txt')).toEqual({ output: 'Error: notes.txt holds no PEM certificate\n', exitCode: 1 });
-    expect((await run('xmpp cluster trust ../settings.json')).output).toMatch(/^Error: '\.\.\/settings\.json' is not a file name in the certificate folder\n$/);
+    expect(await run('xmpp cluster trust absent.cer')).toEqual({ output: 'Error: trust bundle file absent.cer does not exist in the certificate folder; upload it by SFTP first (pki list shows what is there)\n', exitCode: 1 });
+    expect(await run('xmpp cluster trust notes.txt')).toEqual({ output: 'Error: trust bundle file notes.txt does not parse: is not a valid X.509 certificate\n', exitCode: 1 });
+    expect((await run('xmpp cluster trust ../settings.json')).output).toMatch(/^Error: trust bundle file \.\.\/settings\.json is not a plain file name [^\n]*\n$/);
     expect(node.settings().trust).toEqual({ kind: 'none' });
   });
 
