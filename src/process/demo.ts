@@ -66,7 +66,9 @@ async function buildCluster(nodes: DemoNode[]): Promise<Record<string, string>> 
     if (!files.split('\n').includes(`${CERT}.crt`)) {
       await first.run(`pki selfsigned ${CERT} CN:${DEMO_DOMAIN} subjectAltName:${nodes.map((n) => n.address).join(',')},${nodes.map((n) => `${n.name}.${DEMO_DOMAIN}`).join(',')}`);
     }
-    // The operator's SFTP upload of the same certificate and key to every node.
+    // The operator's SFTP upload of the same certificate and key to every node,
+    // once each answers (its certificate folder exists from then on).
+    for (const n of others) await n.run('pki list');
     for (const n of others) for (const f of [`${CERT}.key`, `${CERT}.crt`]) await copyFile(join(certs, f), join(dataDirLayout(n.dataDir).certs, f));
     const settings = ['xmpp domain example.test', 'xmpp listen a', `xmpp certs ${CERT}.key ${CERT}.crt`, `xmpp cluster trust ${CERT}.crt`];
     for (const line of settings) await first.run(line);
