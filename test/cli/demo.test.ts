@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROCESS_TEST_TIMEOUT_MS } from '../helpers/cluster-processes.js';
 import { assertBuilt, CliProcess, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/test-node.js';
 
@@ -30,7 +31,7 @@ afterAll(async () => {
 const pidsOf = (text: string) => [...text.matchAll(/^ {2}(cb\d) {2}pid (\d+)/gm)].map((m) => ({ name: m[1]!, pid: Number(m[2]) }));
 const answered = () => Number([...demo.stdout.matchAll(/answered (\d+) of/g)].at(-1)?.[1] ?? 0);
 
-describe('npm start', () => {
+describe('npm start', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('prints each node with its pid and SSH line, both call bridges with their secrets, and the leader', () => {
     expect(pidsOf(demo.stdout).map((n) => n.name)).toEqual(['cb1', 'cb2', 'cb3']);
     for (const a of ADDRESSES) expect(demo.stdout).toContain(`ssh -p 2222 admin@${a}`);

@@ -12,6 +12,14 @@ import { PASSWORD_ONLY, SFTP, SSH, SSHPASS, requireBinaries, run, sshOptions, ty
  * address unless a test asks for others.
  */
 
+/**
+ * A test that types a dozen commands over ssh into node processes and waits
+ * for joins and elections takes a few seconds on a quiet machine and several
+ * times that on a loaded one (CI keeps a core busy): bounded, but not by the
+ * suite's 30 s default.
+ */
+export const PROCESS_TEST_TIMEOUT_MS = 120_000;
+
 export const CLUSTER_ADMIN_PASSWORD = 'cluster admin password';
 
 export interface ClusterNodePorts {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClusterNodeProcess, clusterProcesses, expectOk, PROCESS_TEST_TIMEOUT_MS } from '../helpers/cluster-processes.js';
 import { CallBridge } from '../../src/bridge/call-bridge.js';
-import { clusterProcesses, expectOk, type ClusterNodeProcess } from '../helpers/cluster-processes.js';
 import { Condition } from '../helpers/condition.js';
 import { DOMAIN, makeCertificate, statusOf, upload } from '../helpers/cluster-setup.js';
 
@@ -30,7 +30,7 @@ afterAll(async () => {
   await Promise.all((nodes ?? []).map((n) => n.kill('SIGKILL')));
 });
 
-describe('the cluster, built as a CMS operator builds it', () => {
+describe('the cluster, built as a CMS operator builds it', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   let cb1Secret = '';
 
   it('initializes on cb1 with the seed sequence, each command answering with nothing', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClusterNodeProcess, clusterProcesses, expectOk, PROCESS_TEST_TIMEOUT_MS, REFERENCE_PORTS } from '../helpers/cluster-processes.js';
 import { CallBridge } from '../../src/bridge/call-bridge.js';
 import { buildCluster, DOMAIN, logAfter, statusOf, type ClusterStatus } from '../helpers/cluster-setup.js';
-import { clusterProcesses, expectOk, REFERENCE_PORTS, type ClusterNodeProcess } from '../helpers/cluster-processes.js';
 import { Condition } from '../helpers/condition.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 
@@ -112,7 +112,7 @@ async function routeKnown(sender: CallBridge, receiver: CallBridge, to: string):
 const secretOf = (out: string) => /Secret: (\S+)/.exec(out)![1]!;
 const numbers = (from: number, to: number, prefix = '') => Array.from({ length: to - from + 1 }, (_, i) => `${prefix}${from + i}`);
 
-describe('the cluster under faults', () => {
+describe('the cluster under faults', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('elects a new leader when the leader is stopped silently (SIGSTOP), loses and doubles nothing, and takes it back as a follower (SIGCONT)', async () => {
     const { leader: old, followers } = await agreedRoles();
     const [a, b] = followers as [ClusterNodeProcess, ClusterNodeProcess];

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClusterNodeProcess, clusterProcesses, expectOk, PROCESS_TEST_TIMEOUT_MS } from '../helpers/cluster-processes.js';
 import { NOT_CLUSTERED, NOT_MEMBER } from '../../src/node/cluster-control.js';
-import { clusterProcesses, expectOk, type ClusterNodeProcess } from '../helpers/cluster-processes.js';
 import { buildCluster, configure, joinCluster, makeCertificate, prepareJoiner, statusOf, upload } from '../helpers/cluster-setup.js';
 import { Condition } from '../helpers/condition.js';
 
@@ -67,7 +67,7 @@ async function logged(n: ClusterNodeProcess, pattern: RegExp, count = 1, timeout
   return matches();
 }
 
-describe('cluster membership refusals, on node processes over ssh', () => {
+describe('cluster membership refusals, on node processes over ssh', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   let before: unknown[];
 
   it('xmpp cluster enable is refused while XMPP is enabled, and changes nothing', async () => {
