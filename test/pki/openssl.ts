@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 
@@ -18,5 +19,8 @@ export async function makeOpensslCa(dir: string, certFile: string, keyFile: stri
 }
 
 export async function signWithOpensslCa(dir: string, csrPath: string, caCert: string, caKey: string, outPath: string): Promise<void> {
-  await openssl(['x509', '-req', '-in', csrPath, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', outPath, '-days', '30', '-copy_extensions', 'copy'], { cwd: dir });
+  // A random serial rather than -CAcreateserial: that keeps a serial file beside the CA, and two
+  // signings at once (tests sign leaves in parallel) tear it ("Unable to load number from ...srl").
+  const serial = `0x${randomBytes(16).toString('hex').replace(/^[89a-f]/, '7')}`;
+  await openssl(['x509', '-req', '-in', csrPath, '-CA', caCert, '-CAkey', caKey, '-set_serial', serial, '-out', outPath, '-days', '30', '-copy_extensions', 'copy'], { cwd: dir });
 }
