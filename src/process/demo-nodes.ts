@@ -57,21 +57,12 @@ export class DemoNode {
   }
 
   /** Runs one MMP command on the node; throws its Error line. Waits (bounded) for a node that is still starting. */
-  async run(line: string, answers: string[] = []): Promise<string> {
-    const socket = dataDirLayout(this.dataDir).controlSocket;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const result = await runThroughControlSocket(socket, line, new Answers(answers), 'exec');
-        if (result.exitCode !== 0) throw new OperatorError(`${this.name}> ${line}: ${result.output.trim().replace(/^Error: /, '')}`);
-        return result.output;
-      } catch (err) {
-        const starting = err instanceof ControlSocketError || (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ECONNREFUSED';
-        if (!starting || Date.now() > deadline) throw err;
-        if (this.child && this.child.exitCode !== null) throw new OperatorError(`${this.name} exited (code ${this.child.exitCode}); see ${this.logFile}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+  run(line: string, answers: string[] = []): Promise<string> {
+    return runOnStartingNode(this.dataDir, line, {
+      answers,
+      name: this.name,
+      exited: () => (this.child && this.child.exitCode !== null ? `${this.name} exited (code ${this.child.exitCode}); see ${this.logFile}` : undefined),
+    });
   }
 
   async stop(): Promise<void> {
@@ -81,6 +72,36 @@ export class DemoNode {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     });
+  }
+}
+
+/**
+ * One MMP command through the control socket of the node in `dataDir`, as
+ * an operator's `mmp` command runs it; while the node is still starting (no
+ * socket yet, or nobody answering) it tries again for up to 30 s, unless
+ * `exited` says why the node will never answer. A command's failure throws
+ * its Error line, prefixed with the node's name.
+ */
+export async function runOnStartingNode(
+  dataDir: string,
+  line: string,
+  options: { answers?: string[]; name: string; exited: () => string | undefined },
+): Promise<string> {
+  const socket = dataDirLayout(dataDir).controlSocket;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const result = await runThroughControlSocket(socket, line, new Answers([...(options.answers ?? [])]), 'exec');
+      if (result.exitCode !== 0) throw new OperatorError(`${options.name}> ${line}: ${result.output.trim().replace(/^Error: /, '')}`);
+      return result.output;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const starting = err instanceof ControlSocketError || code === 'ENOENT' || code === 'ECONNREFUSED';
+      if (!starting || Date.now() > deadline) throw err;
+      const exited = options.exited();
+      if (exited) throw new OperatorError(exited);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 

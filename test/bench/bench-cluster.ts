@@ -4,8 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Terminal } from '../../src/mmp/command.js';
-import { ControlSocketError, runThroughControlSocket } from '../../src/mmp/control-socket.js';
+import { runOnStartingNode } from '../../src/process/demo-nodes.js';
 import { dataDirLayout } from '../../src/node/data-dir.js';
 
 /**
@@ -30,14 +29,6 @@ const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
-
-/** Answers add-secret's prompt from a list. */
-class Answers implements Terminal {
-  constructor(private readonly answers: string[]) {}
-  async prompt(): Promise<string | null> {
-    return this.answers.shift() ?? null;
-  }
-}
 
 export interface NodeStatus {
   state: string;
@@ -102,22 +93,8 @@ export class BenchClusterNode {
   }
 
   /** One MMP command through the control socket; waits (bounded) for a node that is still starting. */
-  async run(line: string, answers: string[] = []): Promise<string> {
-    const socket = dataDirLayout(this.dataDir).controlSocket;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const result = await runThroughControlSocket(socket, line, new Answers(answers), 'exec');
-        if (result.exitCode !== 0) throw new BenchClusterError(`${this.name}> ${line}: ${result.output.trim()}`);
-        return result.output;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        const starting = err instanceof ControlSocketError || code === 'ENOENT' || code === 'ECONNREFUSED';
-        if (!starting || Date.now() > deadline) throw err;
-        if (!this.running) throw new BenchClusterError(`${this.name} exited; log tail:\n${this.logTail()}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+  run(line: string, answers: string[] = []): Promise<string> {
+    return runOnStartingNode(this.dataDir, line, { answers, name: this.name, exited: () => (this.running ? undefined : `${this.name} exited; log tail:\n${this.logTail()}`) });
   }
 
   async status(): Promise<NodeStatus> {
