@@ -52,11 +52,13 @@ export interface ReceivedMessage {
   error?: string;
 }
 
-/** A stream error or refused handshake, with the server's condition. */
+/** A stream error or refused handshake, with the server's condition; or a socket failure, with its code. */
 export class CallBridgeConnectError extends Error {
   constructor(
     message: string,
     readonly condition: string | undefined,
+    /** The socket's error code (ECONNREFUSED ...), or ETIMEDOUT when connecting and the handshake took too long. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'CallBridgeConnectError';
@@ -93,10 +95,10 @@ export class CallBridge extends EventEmitter {
     const timeoutMs = options.timeoutMs ?? 10_000;
     await withTimeout(
       new Promise<void>((resolve, reject) => {
-        const fail = (err: Error & { condition?: string }) => {
+        const fail = (err: Error & { condition?: string; code?: string }) => {
           const condition = err.condition;
           const reason = condition === 'not-authorized' ? 'authentication failure' : condition ?? err.message;
-          reject(new CallBridgeConnectError(`XMPP connection failed to connect to ${options.host} due to ${reason}`, condition));
+          reject(new CallBridgeConnectError(`XMPP connection failed to connect to ${options.host} due to ${reason}`, condition, err.code));
         };
         entity.once('error', fail);
         entity.once('open', (el: Element) => {
@@ -106,11 +108,17 @@ export class CallBridge extends EventEmitter {
           }, fail);
         });
         entity.once('disconnect', () => fail(new Error('the server closed the connection')));
-        entity.connect(service).then(() => entity.open({ domain: options.bareName ? options.name : address }), fail);
+        // One handler for both steps: a stream header that never comes must not become an unhandled rejection.
+        entity
+          .connect(service)
+          .then(() => entity.open({ domain: options.bareName ? options.name : address }))
+          .catch(fail);
       }),
       timeoutMs,
       `XMPP connection failed to connect to ${options.host} due to timeout`,
     ).catch(async (err) => {
+      // No session to close politely: a graceful stop would wait for a silent peer's close.
+      (entity as unknown as { socket?: { destroy(): void } }).socket?.destroy();
       await entity.stop().catch(() => undefined);
       throw err;
     });
@@ -162,7 +170,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
     new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new CallBridgeConnectError(message, undefined)), ms);
+      timer = setTimeout(() => reject(new CallBridgeConnectError(message, undefined, 'ETIMEDOUT')), ms);
     }),
   ]);
 }

@@ -44,7 +44,7 @@ export async function tempDir(prefix = 'xmpp-cluster-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
-/** An enabled node on 127.0.0.1, ephemeral ports, domain example.test, the given call bridges. */
+/** An enabled node on 127.0.0.1 (or `address`), ephemeral ports, domain example.test, the given call bridges. */
 export async function startTestNode(
   options: {
     callbridges?: Record<string, string>;
@@ -53,14 +53,18 @@ export async function startTestNode(
     preauthLimits?: Partial<PreauthLimits>;
     dataDir?: string;
     domain?: string;
+    /** The node's own address (interface `a`); 127.0.0.1 by default. */
+    address?: string;
+    /** The node's name; xmpp1 by default. */
+    name?: string;
   } = {},
 ): Promise<TestNode> {
   const dataDir = options.dataDir ?? (await tempDir());
   const log = new LogCapture();
   const node = await XmppNode.open({
     dataDir,
-    name: 'xmpp1',
-    address: '127.0.0.1',
+    name: options.name ?? 'xmpp1',
+    address: options.address ?? '127.0.0.1',
     componentPorts: [0, 0],
     log: log.logger,
     sessionOptions: options.sessionOptions,
