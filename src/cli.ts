@@ -34,6 +34,10 @@ const USAGE = `usage: xmpp-cluster <command> [options]
   bridge  --name cb1 --secret S --domain D --server HOST:PORT
           [--echo] [--send JID --count N --body TEXT] [--expect N] [--bare-name]
                                                   a simulated call bridge
+  bridge  --name cb1 --secret S --domain D --srv DOMAIN [--dns ADDR[:PORT]]
+          [--connect-timeout 2] [same options]    the same, finding the nodes by
+                                                  _xmpp-component._tcp.DOMAIN SRV and
+                                                  moving to the next when its node goes
 `;
 
 export interface NodeCliOptions {
