@@ -188,18 +188,15 @@ export class SrvCallBridge extends EventEmitter {
         continue;
       }
       if (!resolution || Date.now() >= resolution.expiresAt || position >= candidates.length) {
-        const last = position > 0 && position <= candidates.length ? candidates[position - 1] : undefined;
-        const exhausted = position >= candidates.length;
         resolution = await this.resolve();
         if (this.closed) break;
         if (!resolution) {
           await this.pause(this.backoff.next());
           continue;
         }
-        candidates = resolution.targets.flatMap((t) => t.addresses.map((address) => ({ target: t.target, address, port: t.port })));
-        // A lookup in the middle of the list (the answer's time passed) goes on after the target last tried.
-        const resumeAt = last && !exhausted ? candidates.findIndex((c) => sameTarget(c, last)) + 1 : 0;
-        position = resumeAt >= candidates.length ? 0 : resumeAt;
+        const fresh = resolution.targets.flatMap((t) => t.addresses.map((address) => ({ target: t.target, address, port: t.port })));
+        position = resumePosition(candidates, position, fresh);
+        candidates = fresh;
       }
       const to = candidates[position++]!;
       this.emit('attempt', { ...to, left } satisfies Attempt);
@@ -317,6 +314,19 @@ export class SrvCallBridge extends EventEmitter {
     });
     this.wake = undefined;
   }
+}
+
+/**
+ * Where to go on in a fresh answer. A lookup in the middle of the list (the
+ * answer's time passed) goes on after the target last tried, so a node that
+ * just dropped the session is not tried again first; a used-up list, or a
+ * last target the answer no longer has, starts at the top.
+ */
+export function resumePosition(previous: readonly SrvTargetAddress[], position: number, fresh: readonly SrvTargetAddress[]): number {
+  if (position <= 0 || position >= previous.length) return 0;
+  const last = previous[position - 1]!;
+  const at = fresh.findIndex((c) => sameTarget(c, last)) + 1;
+  return at <= 0 || at >= fresh.length ? 0 : at;
 }
 
 function sameTarget(a: SrvTargetAddress, b: SrvTargetAddress): boolean {

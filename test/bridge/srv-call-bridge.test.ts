@@ -28,6 +28,7 @@ let silent: Server;
 const silentSockets: Socket[] = [];
 let bind: BindServer;
 let refusedPort: number;
+let silentPort: number;
 
 /** The next `event` whose value satisfies `matches`, or a rejection naming what was awaited. */
 function next<T>(emitter: EventEmitter, event: string, matches: (v: T) => boolean = () => true, timeoutMs = 10_000): Promise<T> {
@@ -50,20 +51,11 @@ function listen(server: Server, address: string): Promise<number> {
   return new Promise((resolve) => server.listen(0, address, () => resolve((server.address() as { port: number }).port)));
 }
 
-beforeAll(async () => {
-  node1 = await startTestNode({ address: NODE1, name: 'node1', callbridges: SECRETS });
-  node2 = await startTestNode({ address: NODE2, name: 'node2', callbridges: SECRETS });
-  badSecretNode = await startTestNode({ address: BAD_SECRET, name: 'node3', callbridges: { cb1: 'another-secret-1234567890', cb2: 'another-secret-0987654321' } });
-  // A port nothing listens on: bound once, then closed.
-  const probe = createServer();
-  refusedPort = await listen(probe, REFUSING);
-  await new Promise((r) => probe.close(r));
-  // Accepts TCP and never says a word: the call bridge's connect timeout ends it.
-  silent = createServer((s) => silentSockets.push(s));
-  const silentPort = await listen(silent, SILENT);
-  const zone = `$ORIGIN example.test.
+/** The test zone; `extra` lines are added by a reload. */
+function zoneText(serial: number, extra = ''): string {
+  return `$ORIGIN example.test.
 $TTL 60
-@ IN SOA ns1 hostmaster 1 3600 600 86400 60
+@ IN SOA ns1 hostmaster ${serial} 3600 600 86400 60
 @ IN NS ns1
 ns1 IN A ${DNS}
 node1 IN A ${NODE1}
@@ -80,8 +72,23 @@ _xmpp-component._tcp.silent IN SRV 10 0 ${node2.ports[1]} node2.example.test.
 _xmpp-component._tcp.badsecret IN SRV 0 0 ${badSecretNode.ports[0]} node3.example.test.
 _xmpp-component._tcp.badsecret IN SRV 10 0 ${node2.ports[0]} node2.example.test.
 _xmpp-component._tcp.noaddr IN SRV 0 0 5223 ghost.noaddr
+_xmpp-component._tcp.later IN SRV 0 0 ${refusedPort} refusing.example.test.
+${extra}
 `;
-  bind = await startBind({ origin: 'example.test', zoneText: zone, address: DNS });
+}
+
+beforeAll(async () => {
+  node1 = await startTestNode({ address: NODE1, name: 'node1', callbridges: SECRETS });
+  node2 = await startTestNode({ address: NODE2, name: 'node2', callbridges: SECRETS });
+  badSecretNode = await startTestNode({ address: BAD_SECRET, name: 'node3', callbridges: { cb1: 'another-secret-1234567890', cb2: 'another-secret-0987654321' } });
+  // A port nothing listens on: bound once, then closed.
+  const probe = createServer();
+  refusedPort = await listen(probe, REFUSING);
+  await new Promise((r) => probe.close(r));
+  // Accepts TCP and never says a word: the call bridge's connect timeout ends it.
+  silent = createServer((s) => silentSockets.push(s));
+  silentPort = await listen(silent, SILENT);
+  bind = await startBind({ origin: 'example.test', zoneText: zoneText(1), address: DNS });
 });
 
 afterAll(async () => {
@@ -107,6 +114,21 @@ const plainBridge = (t: TestNode, address: string, name: 'cb1' | 'cb2') =>
   CallBridge.connect({ name, secret: SECRETS[name], domain: 'example.test', host: address, port: t.ports[0] });
 
 describe('SRV call bridge', () => {
+  it('after a pass in which every target refuses, waits a growing time, looks up again and finds a node added to DNS', async () => {
+    const bridge = srvBridge('cb1', 'later.example.test');
+    const delays: number[] = [];
+    bridge.on('backoff', (b: { delayMs: number }) => delays.push(b.delayMs));
+    try {
+      await next(bridge, 'backoff', () => delays.length === 3);
+      expect(delays.every((d, i) => d <= 3000 && (i === 0 || d >= delays[i - 1]!))).toBe(true);
+      const connected = next<SrvTargetAddress>(bridge, 'connected');
+      await bind.reload(zoneText(2, `_xmpp-component._tcp.later IN SRV 10 0 ${node2.ports[0]} node2.example.test.`));
+      expect((await connected).target).toBe('node2.example.test');
+    } finally {
+      await bridge.close();
+    }
+  });
+
   it('skips a target that refuses connections and connects to the next', async () => {
     const bridge = srvBridge('cb1', 'refused.example.test');
     const failed = next<ConnectFailure>(bridge, 'connect-failed');

@@ -23,6 +23,12 @@ export interface BindServer {
   readonly server: string;
   /** What named wrote so far (it runs with -g: logs on stderr). */
   output(): string;
+  /**
+   * Serves new zone text, as an operator's `rndc reload` would (here: SIGHUP,
+   * since the control channel is off); resolves once dig sees the new SOA
+   * serial, so the text must raise it.
+   */
+  reload(zoneText: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -102,6 +108,12 @@ zone "${options.origin}" { type primary; file "${zoneFile}"; };
     port,
     server: `${options.address}:${port}`,
     output: () => output,
+    reload: async (zoneText: string) => {
+      const serial = soaSerial(zoneText, options.origin);
+      await writeFile(zoneFile, zoneText);
+      child.kill('SIGHUP');
+      await waitForSoa(options.address, port, options.origin, options.timeoutMs ?? 10_000, serial);
+    },
     stop,
   };
 }
@@ -134,13 +146,22 @@ function waitForRunning(child: ChildProcess, output: () => string, timeoutMs: nu
 }
 
 /** The real `dig`, until it gets the zone's SOA: then named answers queries. */
-async function waitForSoa(address: string, port: number, origin: string, timeoutMs: number): Promise<void> {
+async function waitForSoa(address: string, port: number, origin: string, timeoutMs: number, serial?: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const out = await dig(address, port, [origin, 'SOA', '+short', '+time=1', '+tries=1']).catch((e: Error) => e.message);
-    if (/^\S+\.\s+\S+\.\s+\d+/m.test(out)) return;
-    if (Date.now() > deadline) throw new Error(`dig got no SOA for ${origin}: ${out}`);
+    const m = /^\S+\.\s+\S+\.\s+(\d+)/m.exec(out);
+    if (m && (serial === undefined || Number(m[1]) === serial)) return;
+    if (Date.now() > deadline) throw new Error(`dig got no SOA${serial === undefined ? '' : ` with serial ${serial}`} for ${origin}: ${out}`);
+    if (m) await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The serial of the zone text's SOA record (the first number after SOA's two names). */
+function soaSerial(zoneText: string, origin: string): number {
+  const m = /\bSOA\s+\S+\s+\S+\s+\(?\s*(\d+)/i.exec(zoneText);
+  if (!m) throw new Error(`no SOA serial in the zone text for ${origin}`);
+  return Number(m[1]);
 }
 
 /** Runs the real `dig @address -p port ...` and returns its standard output. */
