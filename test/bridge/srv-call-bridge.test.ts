@@ -5,6 +5,7 @@ import { CallBridge, type ReceivedMessage } from '../../src/bridge/call-bridge.j
 import { SrvCallBridge, type Attempt, type ConnectFailure, type SrvTargetAddress } from '../../src/bridge/srv-call-bridge.js';
 import type { SrvLookupError } from '../../src/dns/srv-lookup.js';
 import { startBind, type BindServer } from '../helpers/bind-server.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
 import { LogCapture, startTestNode, type TestNode } from '../helpers/test-node.js';
 
 /**
@@ -29,6 +30,9 @@ const silentSockets: Socket[] = [];
 let bind: BindServer;
 let refusedPort: number;
 let silentPort: number;
+/** In front of node1's second component port: cutting it is node1 dying without a word (kill -9: resets, then refusals). */
+let proxy: FaultProxy;
+let proxyPort: number;
 
 /** The next `event` whose value satisfies `matches`, or a rejection naming what was awaited. */
 function next<T>(emitter: EventEmitter, event: string, matches: (v: T) => boolean = () => true, timeoutMs = 10_000): Promise<T> {
@@ -45,6 +49,13 @@ function next<T>(emitter: EventEmitter, event: string, matches: (v: T) => boolea
     };
     emitter.on(event, on);
   });
+}
+
+async function freePort(address: string): Promise<number> {
+  const probe = createServer();
+  const port = await listen(probe, address);
+  await new Promise((r) => probe.close(r));
+  return port;
 }
 
 function listen(server: Server, address: string): Promise<number> {
@@ -73,6 +84,8 @@ _xmpp-component._tcp.badsecret IN SRV 0 0 ${badSecretNode.ports[0]} node3.exampl
 _xmpp-component._tcp.badsecret IN SRV 10 0 ${node2.ports[0]} node2.example.test.
 _xmpp-component._tcp.noaddr IN SRV 0 0 5223 ghost.noaddr
 _xmpp-component._tcp.later IN SRV 0 0 ${refusedPort} refusing.example.test.
+_xmpp-component._tcp.cut IN SRV 0 0 ${proxyPort} node1.example.test.
+_xmpp-component._tcp.cut IN SRV 10 0 ${node2.ports[0]} node2.example.test.
 ${extra}
 `;
 }
@@ -82,9 +95,9 @@ beforeAll(async () => {
   node2 = await startTestNode({ address: NODE2, name: 'node2', callbridges: SECRETS });
   badSecretNode = await startTestNode({ address: BAD_SECRET, name: 'node3', callbridges: { cb1: 'another-secret-1234567890', cb2: 'another-secret-0987654321' } });
   // A port nothing listens on: bound once, then closed.
-  const probe = createServer();
-  refusedPort = await listen(probe, REFUSING);
-  await new Promise((r) => probe.close(r));
+  refusedPort = await freePort(REFUSING);
+  proxyPort = await freePort(NODE1);
+  proxy = await FaultProxy.start([NODE1], proxyPort, node1.ports[1]);
   // Accepts TCP and never says a word: the call bridge's connect timeout ends it.
   silent = createServer((s) => silentSockets.push(s));
   silentPort = await listen(silent, SILENT);
@@ -93,19 +106,21 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bind?.stop();
+  await proxy?.close();
   for (const s of silentSockets) s.destroy();
   await new Promise((r) => silent?.close(r));
   await Promise.all([node1?.close(), node2?.close(), badSecretNode?.close()]);
 });
 
-function srvBridge(name: 'cb1' | 'cb2', srvDomain: string, log?: LogCapture): SrvCallBridge {
+/** Default connect timeout (2 s) unless a test waits one out on purpose. */
+function srvBridge(name: 'cb1' | 'cb2', srvDomain: string, log?: LogCapture, connectTimeoutMs?: number): SrvCallBridge {
   return SrvCallBridge.start({
     name,
     secret: SECRETS[name],
     domain: 'example.test',
     srvDomain,
     dnsServers: [bind.server],
-    connectTimeoutMs: 500,
+    connectTimeoutMs,
     log: log?.logger,
   });
 }
@@ -143,7 +158,7 @@ describe('SRV call bridge', () => {
   });
 
   it('leaves a target that accepts and never answers after the connect timeout', async () => {
-    const bridge = srvBridge('cb1', 'silent.example.test');
+    const bridge = srvBridge('cb1', 'silent.example.test', undefined, 300);
     const failed = next<ConnectFailure>(bridge, 'connect-failed');
     try {
       expect((await bridge.waitConnected()).target).toBe('node2.example.test');
@@ -202,6 +217,26 @@ describe('SRV call bridge', () => {
     } finally {
       await sender.close();
       await receiver.close();
+    }
+  });
+
+  it('moves to the next node when its node dies without a word (connection reset, then refused)', async () => {
+    const cb1 = srvBridge('cb1', 'cut.example.test');
+    try {
+      expect(await cb1.waitConnected()).toEqual({ target: 'node1.example.test', address: NODE1, port: proxyPort });
+      const dropped = next<{ condition?: string }>(cb1, 'dropped');
+      const moved = next<SrvTargetAddress>(cb1, 'connected');
+      proxy.isolate(NODE1);
+      expect((await dropped).condition).toBeUndefined();
+      expect(await moved).toEqual({ target: 'node2.example.test', address: NODE2, port: node2.ports[0] });
+      const onNode2 = await plainBridge(node2, NODE2, 'cb2');
+      const got = next<ReceivedMessage>(cb1, 'message');
+      await onNode2.sendMessage('cb1.example.test', 'after the reset', 'r1');
+      expect((await got).body).toBe('after the reset');
+      await onNode2.close();
+    } finally {
+      proxy.heal();
+      await cb1.close();
     }
   });
 
