@@ -122,15 +122,24 @@ export class SrvCallBridge extends EventEmitter {
   sendMessage(to: string, body: string, id?: string): Promise<void> {
     return this.sends.run(async () => {
       const deadline = Date.now() + (this.options.sendWaitMs ?? 10_000);
+      let failed: unknown;
       for (;;) {
-        const session = this.session ?? (await this.nextSession(deadline - Date.now()));
+        // After a failed write the current session is done even if its drop is not seen yet: wait for a new one.
+        let session = this.session;
+        if (failed !== undefined || !session?.bridge.online) {
+          try {
+            session = await this.nextSession(deadline - Date.now());
+          } catch (err) {
+            throw failed ?? err;
+          }
+        }
         try {
           await session.bridge.sendMessage(to, body, id);
           return;
         } catch (err) {
-          // Not written: the session dropped under us. Wait for the next one, unless time is up.
-          if (session.bridge.online || Date.now() >= deadline) throw err;
-          if (this.session === session) await this.nextDrop(session);
+          // Not written: the session dropped under us. The next session takes it, unless time is up.
+          if (Date.now() >= deadline) throw err;
+          failed = err;
         }
       }
     });
@@ -160,13 +169,6 @@ export class SrvCallBridge extends EventEmitter {
       };
       this.on('connected', onConnected);
       this.on('closed', onClosed);
-    });
-  }
-
-  private nextDrop(session: { bridge: CallBridge }): Promise<void> {
-    return new Promise((resolve) => {
-      if (!session.bridge.online) return resolve();
-      session.bridge.once('disconnected', () => resolve());
     });
   }
 
