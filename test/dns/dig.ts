@@ -13,12 +13,15 @@ export interface DigResult {
   answer: string[][];
   authority: string[][];
   additional: string[][];
+  /** `UDP` or `TCP`: how the answer dig printed came (from `;; SERVER:`). */
+  transport: string;
   /** dig's whole output, for failure messages and for lines like `;; Truncated, retrying in TCP mode.` */
   text: string;
 }
 
-export function dig(server: { address: string; port: number }, args: string[]): Promise<DigResult> {
-  const argv = [`@${server.address}`, '-p', String(server.port), '+norecurse', '+time=2', '+tries=1', '+noall', '+comments', '+answer', '+authority', '+additional', ...args];
+/** `source`: the address dig sends from (`-b`), one of our loopback addresses. */
+export function dig(server: { address: string; port: number }, args: string[], source?: string): Promise<DigResult> {
+  const argv = [`@${server.address}`, '-p', String(server.port), ...(source ? ['-b', source] : []), '+norecurse', '+time=2', '+tries=1', '+noall', '+comments', '+answer', '+authority', '+additional', '+stats', ...args];
   return new Promise((resolve, reject) => {
     execFile(DIG, argv, { timeout: 10_000 }, (err, stdout, stderr) => {
       if (err && !stdout) return reject(new Error(`dig ${argv.join(' ')} failed: ${err.message} ${stderr}`));
@@ -40,6 +43,7 @@ function parse(text: string): DigResult {
   }
   return {
     status: header?.[1] ?? 'NONE',
+    transport: /;; SERVER: \S+ \((UDP|TCP)\)/.exec(text)?.[1] ?? 'NONE',
     id: Number(header?.[2] ?? -1),
     flags: flags?.[1]?.trim().split(/\s+/) ?? [],
     answer: sections.ANSWER!,
