@@ -152,9 +152,15 @@ export class DnsResponder {
       return;
     }
     this.count.answered++;
-    socket.send(response, rinfo.port, rinfo.address, (err) => {
+    const sent = (err: Error | null) => {
       if (err) this.log.debug({ module: 'dns', event: 'dns_send_failed', peer: rinfo.address, code: (err as NodeJS.ErrnoException).code }, 'could not send a DNS response');
-    });
+    };
+    try {
+      socket.send(response, rinfo.port, rinfo.address, sent);
+    } catch (err) {
+      // The socket closed under us (close() racing a packet): nothing to answer on.
+      sent(err as Error);
+    }
   }
 
   private onConnection(socket: net.Socket): void {
