@@ -20,9 +20,8 @@ export function answerQuery(query: Buffer, zone: DnsZone | null, transport: DnsT
     case 'drop':
       return null;
     case 'formerr':
-      // We could not read the question, so none is echoed; nor EDNS, whose
-      // OPT record we may not have understood (RFC 6891 §7).
-      return respond({ header: parsed.header, question: null, edns: null, rcode: RCODE.FORMERR, authoritative: false }, transport);
+      // We could not read the question, so none is echoed.
+      return respond({ header: parsed.header, question: null, edns: parsed.edns, rcode: RCODE.FORMERR, authoritative: false }, transport);
     case 'notimp':
       return respond({ header: parsed.header, question: null, edns: parsed.edns, rcode: RCODE.NOTIMP, authoritative: false }, transport);
     case 'query':
@@ -50,7 +49,7 @@ function answerQuestion(header: QueryHeader, question: Question, edns: QueryEdns
   // A name outside the domain, or one no zone name can spell: not ours, no
   // AA, and no referral, we are not a recursive resolver.
   if (question.name === null || !inZone(question.name, index.domain)) return refused;
-  // Zone transfers are not offered (RFC 5936 §4.2: REFUSED by policy).
+  // Zone transfers are not offered: REFUSED, as for a transfer policy forbids (RFC 5936 §2.2.1).
   if (question.type === TYPE.AXFR || question.type === TYPE.IXFR) return refused;
 
   const authoritative = { ...base, authoritative: true };
@@ -70,8 +69,8 @@ function answerQuestion(header: QueryHeader, question: Question, edns: QueryEdns
   const set = byType?.get(question.type);
   // RFC 2308 §2.2 NODATA: the name exists, this type does not.
   if (!set) return negative(RCODE.NOERROR);
-  // Owner names as asked, so the answer matches the question's case too
-  // (clients that randomise case, RFC 4343 §4.1, compare them).
+  // Owner names as asked: case is preserved on output (RFC 4343 §4.1), and
+  // resolvers that randomise the case of their questions compare it.
   const answers = set.map((r) => ({ ...r, name: question.asked }));
   const additionalSets = question.type === TYPE.SRV ? targetAddresses(index, set) : [];
   return { ...authoritative, rcode: RCODE.NOERROR, answers, additionalSets };

@@ -31,7 +31,7 @@ export interface Question {
   /** The question section's bytes exactly as sent, to echo (case kept). */
   readonly raw: Buffer;
   /**
-   * The name in lowercase (ASCII only, RFC 4343 §3), labels joined by dots;
+   * The name in lowercase (ASCII only, RFC 4343 §2), labels joined by dots;
    * null when a label holds a byte no zone name can have (a dot, a space,
    * anything outside printable ASCII), so it can match nothing we serve.
    */
@@ -45,8 +45,12 @@ export interface Question {
 export type ParsedQuery =
   /** Not a query we may answer at all: too short for a header, or a response (no reflection loops). */
   | { readonly kind: 'drop' }
-  /** A header but a broken body, or not exactly one question (RFC 1035 §4.1.2). */
-  | { readonly kind: 'formerr'; readonly header: QueryHeader }
+  /**
+   * A header but a broken body, or not exactly one question (RFC 1035
+   * §4.1.2). `edns` when the packet was readable enough to show its OPT
+   * record, so the FORMERR carries ours (RFC 6891 §7).
+   */
+  | { readonly kind: 'formerr'; readonly header: QueryHeader; readonly edns: QueryEdns | null }
   /** An opcode other than QUERY (RFC 1035 §4.1.1 rcode 4). */
   | { readonly kind: 'notimp'; readonly header: QueryHeader; readonly edns: QueryEdns | null }
   | { readonly kind: 'query'; readonly header: QueryHeader; readonly question: Question; readonly edns: QueryEdns | null };
@@ -63,20 +67,20 @@ export function parseQuery(buf: Buffer): ParsedQuery {
   try {
     decoded = dnsPacket.decode(buf);
   } catch {
-    return { kind: 'formerr', header };
+    return { kind: 'formerr', header, edns: null };
   }
   const opts = (decoded.additionals ?? []).filter((a) => a.type === 'OPT') as OptAnswer[];
-  // More than one OPT record is a format error (RFC 6891 §6.1.1).
-  if (opts.length > 1) return { kind: 'formerr', header };
   const opt = opts[0];
   const edns: QueryEdns | null = opt
     ? { udpPayloadSize: opt.udpPayloadSize, version: opt.ednsVersion, dnssecOk: (opt.flags & dnsPacket.DNSSEC_OK) !== 0 }
     : null;
+  // More than one OPT record is a format error (RFC 6891 §6.1.1).
+  if (opts.length > 1) return { kind: 'formerr', header, edns };
 
   if (header.opcode !== OPCODE_QUERY) return { kind: 'notimp', header, edns };
-  if (buf.readUInt16BE(4) !== 1) return { kind: 'formerr', header };
+  if (buf.readUInt16BE(4) !== 1) return { kind: 'formerr', header, edns };
   const question = readQuestion(buf);
-  if (!question) return { kind: 'formerr', header };
+  if (!question) return { kind: 'formerr', header, edns };
   return { kind: 'query', header, question, edns };
 }
 
@@ -112,7 +116,7 @@ function readQuestion(buf: Buffer): Question | null {
   };
 }
 
-/** DNS compares names ignoring ASCII case only (RFC 4343 §3). */
+/** DNS compares names ignoring ASCII case only (RFC 4343 §2). */
 export function asciiLowercase(name: string): string {
   return name.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }

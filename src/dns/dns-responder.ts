@@ -10,8 +10,9 @@ import type { DnsZone } from './zone.js';
 
 /**
  * The health-aware responder's sockets: UDP and TCP on each endpoint, the
- * same port for both (RFC 7766 §5: a server must answer over TCP what it
- * answers over UDP, on the port the client used). Every answer comes from
+ * same port for both: a client told TC=1 retries over TCP at the address and
+ * port it asked (RFC 1035 §4.2.1), and authoritative servers must serve TCP
+ * (RFC 7766 §5). Every answer comes from
  * answerQuery; this file only moves bytes, limits rates and times out idle
  * connections. Nothing a peer sends may throw out of a socket handler.
  */
@@ -202,7 +203,8 @@ export class DnsResponder {
         socket.end(() => socket.destroy());
         return;
       }
-      // A client that does not read its answers is not read either (RFC 7766 §6.2.3).
+      // A client that does not read its answers is not read either, so its
+      // pipelined queries cannot pile answers up in our memory.
       if (socket.writableNeedDrain) {
         socket.pause();
         socket.once('drain', () => socket.resume());

@@ -149,6 +149,18 @@ describe('REFUSED for what we do not serve', () => {
   });
 });
 
+describe('TTL', () => {
+  it('gives every record the zone TTL, and the SOA minimum too (RFC 2308 §4)', () => {
+    const zone = zoneOf(3, { ...SETTINGS, ttl: 77 });
+    const srv = ask(query(COMPONENT), zone).d;
+    const negative = ask(query(`nope.${DOMAIN}`, { type: 'A' }), zone).d;
+    const records = [...srv.answers, ...extras(srv), ...negative.authorities, ...ask(query(`cb01.${DOMAIN}`, { type: 'A' }), zone).d.answers];
+    expect(records.length).toBe(8);
+    expect(records.map((r) => r.ttl)).toEqual(records.map(() => 77));
+    expect(negative.authorities[0]?.data.minimum).toBe(77);
+  });
+});
+
 describe('the header and the question (RFC 1035 §4.1)', () => {
   it('keeps the id, echoes the question as asked and copies RD', () => {
     for (const rd of [true, false]) {
@@ -210,11 +222,12 @@ describe('malformed packets and other opcodes', () => {
     expect(ask(q).d.rcode).toBe('FORMERR');
   });
 
-  it('answers FORMERR for two OPT records (RFC 6891 §6.1.1)', () => {
+  it('answers FORMERR, with an OPT record, for two OPT records (RFC 6891 §6.1.1, §7)', () => {
     const q = Buffer.from(query(COMPONENT, { edns: 1232 }));
     const optRecord = q.subarray(q.length - 11);
     q.writeUInt16BE(2, 10);
-    expect(ask(Buffer.concat([q, optRecord])).d.rcode).toBe('FORMERR');
+    const { d } = ask(Buffer.concat([q, optRecord]));
+    expect([d.rcode, opt(d)?.type]).toEqual(['FORMERR', 'OPT']);
   });
 
   it('answers NOTIMP for opcodes other than QUERY, echoing the opcode', () => {
