@@ -6,8 +6,14 @@
  * every floor above can throw it without importing the MMP.
  */
 export class OperatorError extends Error {
-  constructor(message: string) {
+  /**
+   * Lines the operator should see before the `Error:` line: the steps a
+   * check took before the one that failed (`xmpp dns check`).
+   */
+  readonly before: string;
+  constructor(message: string, options: { before?: string } = {}) {
     super(message);
+    this.before = options.before ?? '';
     this.name = 'OperatorError';
   }
 }

@@ -1,7 +1,7 @@
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { orderSrvRecords, serviceNotAvailable, type RandomFloat } from './srv-order.js';
-import type { SrvRecord } from './zone.js';
+import { COMPONENT_SERVICE, type SrvRecord } from './zone.js';
 
 /**
  * How a call bridge finds the cluster (CMS: "Server address" left empty):
@@ -11,7 +11,7 @@ import type { SrvRecord } from './zone.js';
  * answer should be looked up again.
  */
 
-export const COMPONENT_SERVICE = '_xmpp-component._tcp';
+export { COMPONENT_SERVICE };
 
 /**
  * Node's resolveSrv reports no TTL, so the re-resolve deadline comes from the

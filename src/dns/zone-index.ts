@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Answer, SoaAnswer } from 'dns-packet';
 import { asciiLowercase } from './dns-query.js';
-import type { DnsZone } from './zone.js';
+import { COMPONENT_SERVICE, SERVER_SERVICE, type DnsZone } from './zone.js';
 
 /**
  * A DnsZone as the answer function looks names up in it: the record sets
@@ -12,8 +12,6 @@ import type { DnsZone } from './zone.js';
 
 export const TYPE = { A: 1, NS: 2, SOA: 6, HINFO: 13, AAAA: 28, SRV: 33, OPT: 41, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 
-export const COMPONENT_SERVICE = '_xmpp-component._tcp';
-export const SERVER_SERVICE = '_xmpp-server._tcp';
 
 /**
  * SOA timers (RFC 1035 §3.3.13). Refresh, retry and expire are for

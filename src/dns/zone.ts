@@ -48,6 +48,10 @@ export interface DnsSettings {
   readonly records: Readonly<Record<string, DnsRecordSetting>>;
 }
 
+/** The SRV service names (RFC 2782 `_service._proto`): call bridges (XEP-0114) and federation (RFC 6120 §3.2.1). */
+export const COMPONENT_SERVICE = '_xmpp-component._tcp';
+export const SERVER_SERVICE = '_xmpp-server._tcp';
+
 export const DEFAULT_DNS_TTL = 5;
 export const DEFAULT_DNS_PORT = 53;
 export const DEFAULT_DNS_SETTINGS: DnsSettings = { enabled: false, ttl: DEFAULT_DNS_TTL, records: {} };

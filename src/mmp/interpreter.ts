@@ -67,7 +67,7 @@ export class Interpreter {
       return { output: withFinalNewline(output), exitCode: 0 };
     } catch (err) {
       if (err instanceof UsageError) return failure(err.message, 2);
-      if (err instanceof OperatorError) return failure(err.message, 1);
+      if (err instanceof OperatorError) return failure(err.message, 1, err.before);
       return failure(`internal error: ${(err as Error).message ?? String(err)}`, 1);
     }
   }
@@ -140,8 +140,8 @@ function longestKnownPrefix(commands: CommandSpec[], words: string[]): string[] 
   return words.slice(0, Math.max(1, n));
 }
 
-function failure(message: string, exitCode: 1 | 2): CommandResult {
-  return { output: `Error: ${message}\n`, exitCode };
+function failure(message: string, exitCode: 1 | 2, before = ''): CommandResult {
+  return { output: `${withFinalNewline(before)}Error: ${message}\n`, exitCode };
 }
 
 function withFinalNewline(s: string): string {
