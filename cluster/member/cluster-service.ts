@@ -266,7 +266,7 @@ export class ClusterService implements ClusterControl {
   private finishStandalone(): Promise<void> {
     this.finishing ??= (async () => {
       const m = this.member;
-      const copy = m ? copyOf(m.state, this.host.nodeId) : undefined;
+      const copy = m ? copyOf(m.state, this.host.nodeId, this.config?.dnsAsMember()) : undefined;
       await this.abandon();
       const local = this.host.localConfiguration();
       if (copy) await writeCopy(local, copy);

@@ -38,6 +38,7 @@ export class ReplicatedConfiguration implements NodeConfiguration {
   private readonly proposeTimeoutMs: number;
   private readonly readTimeoutMs: number;
   private seen: Seen;
+  private asMember: DnsSettings;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -47,6 +48,7 @@ export class ReplicatedConfiguration implements NodeConfiguration {
     this.proposeTimeoutMs = options.proposeTimeoutMs ?? 10_000;
     this.readTimeoutMs = options.readTimeoutMs ?? 2_000;
     this.seen = this.snapshot();
+    this.asMember = this.dns();
     this.unsubscribe = member.on('state', () => this.compare());
   }
 
@@ -121,6 +123,14 @@ export class ReplicatedConfiguration implements NodeConfiguration {
     await this.propose(() => (record ? setDnsRecord(memberId, record.target, record.priority, record.weight) : clearDnsRecord(memberId)));
   }
 
+  /**
+   * The dns settings as of the last applied state that still held this node:
+   * what `leave` keeps, since its own record is dropped with its membership.
+   */
+  dnsAsMember(): DnsSettings {
+    return this.asMember;
+  }
+
   onChange(listener: (change: ConfigurationChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -154,6 +164,7 @@ export class ReplicatedConfiguration implements NodeConfiguration {
     const before = this.seen;
     const now = this.snapshot();
     this.seen = now;
+    if (this.member.inConfiguration()) this.asMember = this.dns();
     const changes: ConfigurationChange[] = [];
     if (now.domain !== before.domain) changes.push({ type: 'domain', domain: now.domain });
     for (const [name, secret] of before.callbridges) {

@@ -32,8 +32,8 @@ export function seedCommand(local: NodeConfiguration, selfId: string): ClusterCo
   return batch(seed);
 }
 
-export function copyOf(state: ClusterState, selfId: string): StandaloneCopy {
-  const dns = dnsSettings(state.dns());
+/** `dns`: the settings as of this node's last state as a member (ReplicatedConfiguration.dnsAsMember); the state's by default. */
+export function copyOf(state: ClusterState, selfId: string, dns: DnsSettings = dnsSettings(state.dns())): StandaloneCopy {
   const own = dns.records[selfId];
   return { domain: state.domain(), callbridges: state.callbridges(), trust: trustSetting(state.trust()), dns: { ...dns, records: own ? { [selfId]: own } : {} } };
 }
