@@ -139,6 +139,18 @@ describe('xmpp dns on a standalone node', () => {
     expect(await readFile(node.layout.settings, 'utf8')).toBe(before);
   });
 
+  it('help xmpp dns prints the syntax of each command', async () => {
+    const usages = (await out('help xmpp dns')).split('\n').filter(Boolean).map((l) => l.split(/ {2,}/)[0]);
+    expect(usages).toEqual([
+      'xmpp dns [--json]',
+      'xmpp dns enable',
+      'xmpp dns disable',
+      'xmpp dns listen <address>[:<port>] [<address>[:<port>]...] | none',
+      'xmpp dns ttl <seconds>',
+      'xmpp dns record <peer> <target-fqdn> [<priority> <weight>] | <peer> none',
+    ]);
+  });
+
   it('prints one JSON document with --json', async () => {
     await out('xmpp domain example.test');
     await out('xmpp dns listen 127.0.3.1:5300');
