@@ -14,9 +14,9 @@ import { SerialQueue } from '../../src/base/serial-queue.js';
 import { silentLogger, type Logger } from '../../src/observability/logger.js';
 import { NO_QUORUM, NOT_CLUSTERED, NOT_MEMBER, type ClusterControl, type ClusterStatusView, type JoinOutcome, type JoinTarget } from '../../src/node/cluster-control.js';
 import type { NodeConfiguration } from '../../src/node/configuration.js';
+import type { ZoneMember } from '../../src/dns/zone.js';
 import { bootstrapStorage } from '../raft/bootstrap.js';
 import { FileStorage } from '../raft/storage/file-storage.js';
-import { addCallbridge, batch, setDomain, type ClusterCommand } from '../state/commands.js';
 import { encodeMemberInfo } from '../state/member-info.js';
 import { formatEndpoint, type FrameKind, type PeerId, type Transport } from '../transport/transport.js';
 import type { ClusterHost, ClusterServiceOptions } from './cluster-host.js';
@@ -27,8 +27,9 @@ import { dialProblem, resolvePeer, storedMembership } from './cluster-service-su
 import { admitJoiner, LeaderMovedError, removeMember, type LeaderTimeouts } from './leader-requests.js';
 import { MemberListeners, type MemberEvents } from './member-events.js';
 import { RaftMember } from './raft-member.js';
-import { ReplicatedConfiguration, trustCommand } from './replicated-configuration.js';
-import { copyOf, writeCopy } from './standalone-copy.js';
+import { ReplicatedConfiguration } from './replicated-configuration.js';
+import { copyOf, seedCommand, writeCopy } from './standalone-copy.js';
+import { zoneMembers } from './zone-members.js';
 
 export type { ClusterHost, ClusterHostSettings, ClusterServiceOptions } from './cluster-host.js';
 
@@ -86,6 +87,10 @@ export class ClusterService implements ClusterControl {
     return this.isMember() ? this.member!.state.members().length : 0;
   }
 
+  zoneMembers(): ZoneMember[] {
+    return this.isMember() ? zoneMembers(this.member!.status(), this.options.member) : [];
+  }
+
   /** Role and leader changes, and applied membership changes, of whichever member loop runs now. */
   on<E extends 'role' | 'membership'>(event: E, handler: MemberEvents[E]): () => void {
     return this.listeners.on(event, handler);
@@ -114,12 +119,7 @@ export class ClusterService implements ClusterControl {
         const member = await this.startMember();
         member.campaign();
         await member.until(() => member.isLeader(), this.timeouts.changeMs, 'this node to lead its new cluster');
-        const seed: ClusterCommand[] = [];
-        const domain = local.domain();
-        if (domain !== null) seed.push(setDomain(domain));
-        for (const cb of local.callbridges()) seed.push(addCallbridge(cb.name, cb.secret));
-        seed.push(trustCommand(local.trust()));
-        await member.propose(batch(seed), this.timeouts.changeMs);
+        await member.propose(seedCommand(local, this.host.nodeId), this.timeouts.changeMs);
         await this.becomeMember(member);
         this.log.info({ node: this.host.nodeId }, 'initialized a one-member cluster');
       } catch (err) {
@@ -266,7 +266,7 @@ export class ClusterService implements ClusterControl {
   private finishStandalone(): Promise<void> {
     this.finishing ??= (async () => {
       const m = this.member;
-      const copy = m ? copyOf(m.state) : undefined;
+      const copy = m ? copyOf(m.state, this.host.nodeId, this.config?.dnsAsMember()) : undefined;
       await this.abandon();
       const local = this.host.localConfiguration();
       if (copy) await writeCopy(local, copy);

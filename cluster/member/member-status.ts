@@ -26,6 +26,13 @@ export interface PeerStatus {
   readonly unreachableSince: Date | null;
   readonly match: number | null;
   readonly lag: number | null;
+  /**
+   * How long ago it was last heard from, by the freshest account this node
+   * has: on the leader its own contact; on a follower its own contact with the
+   * leader and the leader's cluster-view for the others (as of when the view
+   * was sent; without a view, its own contact). 0 for itself, null if never.
+   */
+  readonly contactAgoMs: number | null;
 }
 
 export interface MemberStatus {
@@ -39,6 +46,8 @@ export interface MemberStatus {
   readonly lastRoleChange: Date;
   /** Sorted by component endpoint, each member once. */
   readonly members: readonly PeerStatus[];
+  /** How long ago the current leader's cluster-view arrived: 0 on the leader, null without one. */
+  readonly viewAgeMs: number | null;
 }
 
 export function memberStatus(
@@ -50,6 +59,7 @@ export function memberStatus(
   activity: PeerActivity,
 ): MemberStatus {
   const view = soft.role === 'leader' ? undefined : activity.leaderView(soft.leader, s.term);
+  const now = Date.now();
   const members = state.members().map((m): PeerStatus => {
     const isSelf = m.id === self;
     const a = activity.of(m.id);
@@ -73,6 +83,8 @@ export function memberStatus(
       if (m.id !== soft.leader && !isSelf) lastContact = seen.agoMs === null ? null : new Date(view!.receivedAt - seen.agoMs);
     }
     if (isSelf && lag === null) lag = 0;
+    let contactAgoMs = isSelf ? 0 : activity.agoMs(m.id, now);
+    if (seen && !isSelf && m.id !== soft.leader) contactAgoMs = seen.agoMs;
     return {
       id: m.id,
       name: m.name,
@@ -86,6 +98,7 @@ export function memberStatus(
       unreachableSince: isSelf ? null : a.unreachableSince,
       match,
       lag,
+      contactAgoMs,
     };
   });
   members.sort((a, b) => (a.component < b.component ? -1 : a.component > b.component ? 1 : a.id < b.id ? -1 : 1));
@@ -99,6 +112,7 @@ export function memberStatus(
     leader: soft.leader,
     lastRoleChange: roleSince,
     members,
+    viewAgeMs: soft.role === 'leader' ? 0 : view ? Math.max(0, now - view.receivedAt) : null,
   };
 }
 

@@ -55,6 +55,15 @@ export interface ResolvedMemberOptions {
   readonly leaderWaitMs: number;
 }
 
+/**
+ * The failure detector's times: one election timeout (the core's base, before
+ * its randomization) and how often the leader sends its cluster-view.
+ */
+export function memberTimings(options: Pick<RaftMemberOptions, 'tickMs' | 'electionTicks' | 'viewMs'> = {}): { electionTimeoutMs: number; viewMs: number } {
+  const tickMs = options.tickMs ?? 20;
+  return { electionTimeoutMs: (options.electionTicks ?? 10) * tickMs, viewMs: Math.max(1, Math.round((options.viewMs ?? 500) / tickMs)) * tickMs };
+}
+
 export function resolveMemberOptions(options: RaftMemberOptions): ResolvedMemberOptions {
   const tickMs = options.tickMs ?? 20;
   const snapshotEntries = options.snapshotEntries ?? 1000;

@@ -10,8 +10,11 @@
 import { OperatorError } from '../../src/base/operator-error.js';
 import { callbridgeNameProblem, secretProblem, type Callbridge } from '../../src/node/callbridge-registry.js';
 import type { ConfigurationChange, NodeConfiguration, TrustSetting } from '../../src/node/configuration.js';
+import type { DnsRecordSetting, DnsSettings } from '../../src/dns/zone.js';
+import { checkDnsTtl, normalizeDnsRecord } from '../../src/node/dns-settings.js';
+import type { DnsView } from '../state/cluster-state.js';
 import type { ClusterCommand, Trust } from '../state/commands.js';
-import { addCallbridge, clearTrust, deleteCallbridge, setDomain, setInsecureLabTrust, setTrustBundle } from '../state/commands.js';
+import { addCallbridge, clearDnsRecord, clearTrust, deleteCallbridge, setDnsEnabled, setDnsRecord, setDnsTtl, setDomain, setInsecureLabTrust, setTrustBundle } from '../state/commands.js';
 import { InvalidCommandError } from '../state/errors.js';
 import type { RaftMember } from './raft-member.js';
 
@@ -26,6 +29,7 @@ interface Seen {
   domain: string | null;
   callbridges: Map<string, string>;
   trust: string;
+  dns: string;
 }
 
 export class ReplicatedConfiguration implements NodeConfiguration {
@@ -34,6 +38,7 @@ export class ReplicatedConfiguration implements NodeConfiguration {
   private readonly proposeTimeoutMs: number;
   private readonly readTimeoutMs: number;
   private seen: Seen;
+  private asMember: DnsSettings;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -43,6 +48,7 @@ export class ReplicatedConfiguration implements NodeConfiguration {
     this.proposeTimeoutMs = options.proposeTimeoutMs ?? 10_000;
     this.readTimeoutMs = options.readTimeoutMs ?? 2_000;
     this.seen = this.snapshot();
+    this.asMember = this.dns();
     this.unsubscribe = member.on('state', () => this.compare());
   }
 
@@ -97,6 +103,34 @@ export class ReplicatedConfiguration implements NodeConfiguration {
     await this.propose(() => trustCommand(trust));
   }
 
+  dns(): DnsSettings {
+    return dnsSettings(this.member.state.dns());
+  }
+
+  async setDnsEnabled(enabled: boolean): Promise<void> {
+    await this.propose(() => setDnsEnabled(enabled));
+  }
+
+  async setDnsTtl(seconds: number): Promise<void> {
+    checkDnsTtl(seconds);
+    await this.propose(() => setDnsTtl(seconds));
+  }
+
+  /** A member the state does not know is refused there too (`no cluster member <id>`), on every node alike. */
+  async setDnsRecord(memberId: string, setting: DnsRecordSetting | null): Promise<void> {
+    if (!this.member.state.members().some((m) => m.id === memberId)) throw new OperatorError(`no cluster member ${memberId}`);
+    const record = setting && normalizeDnsRecord(setting);
+    await this.propose(() => (record ? setDnsRecord(memberId, record.target, record.priority, record.weight) : clearDnsRecord(memberId)));
+  }
+
+  /**
+   * The dns settings as of the last applied state that still held this node:
+   * what `leave` keeps, since its own record is dropped with its membership.
+   */
+  dnsAsMember(): DnsSettings {
+    return this.asMember;
+  }
+
   onChange(listener: (change: ConfigurationChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -122,7 +156,7 @@ export class ReplicatedConfiguration implements NodeConfiguration {
 
   private snapshot(): Seen {
     const s = this.member.state;
-    return { domain: s.domain(), callbridges: new Map(s.callbridges().map((c) => [c.name, c.secret])), trust: JSON.stringify(s.trust()) };
+    return { domain: s.domain(), callbridges: new Map(s.callbridges().map((c) => [c.name, c.secret])), trust: JSON.stringify(s.trust()), dns: JSON.stringify(s.dns()) };
   }
 
   /** Tells listeners what the applied entries changed. */
@@ -130,6 +164,7 @@ export class ReplicatedConfiguration implements NodeConfiguration {
     const before = this.seen;
     const now = this.snapshot();
     this.seen = now;
+    if (this.member.inConfiguration()) this.asMember = this.dns();
     const changes: ConfigurationChange[] = [];
     if (now.domain !== before.domain) changes.push({ type: 'domain', domain: now.domain });
     for (const [name, secret] of before.callbridges) {
@@ -138,6 +173,7 @@ export class ReplicatedConfiguration implements NodeConfiguration {
     }
     for (const [name, secret] of now.callbridges) if (before.callbridges.get(name) !== secret) changes.push({ type: 'callbridge-added', name });
     if (now.trust !== before.trust) changes.push({ type: 'trust', trust: this.trust() });
+    if (now.dns !== before.dns) changes.push({ type: 'dns' });
     for (const change of changes) for (const l of [...this.listeners]) l(change);
   }
 }
@@ -150,4 +186,9 @@ export function trustSetting(t: Trust): TrustSetting {
 export function trustCommand(trust: TrustSetting): ClusterCommand {
   if (trust.kind === 'pem') return setTrustBundle(trust.pem, trust.file === '' ? undefined : trust.file);
   return trust.kind === 'insecure-lab' ? setInsecureLabTrust() : clearTrust();
+}
+
+/** The state's dns settings as src/dns/zone.ts has them (records by member id). */
+export function dnsSettings(d: DnsView): DnsSettings {
+  return { enabled: d.enabled, ttl: d.ttl, records: Object.fromEntries(d.records.map((r) => [r.id, { target: r.target, priority: r.priority, weight: r.weight }])) };
 }

@@ -42,6 +42,12 @@ export interface FederationView {
   readonly routes: readonly { readonly domain: string; readonly targets: readonly string[] }[];
 }
 
+export interface DnsView {
+  readonly enabled: boolean;
+  readonly ttl: number;
+  readonly records: readonly { readonly id: string; readonly target: string; readonly priority: number; readonly weight: number }[];
+}
+
 /** Sessions remembered for dedup; past this the least recently active is forgotten. */
 export const MAX_CLIENT_SESSIONS = 1024;
 
@@ -94,6 +100,8 @@ export class ClusterState {
         break;
       case 'remove':
         members.delete(change.node);
+        // Its SRV record goes with it: a member added again later starts from the default target.
+        this.s.dns.records.delete(change.node);
         break;
     }
   }
@@ -156,6 +164,12 @@ export class ClusterState {
       deny: list(f.deny),
       routes: [...f.routes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([domain, targets]) => ({ domain, targets: [...targets] })),
     };
+  }
+
+  /** `xmpp dns`: records sorted by member id, nothing shared with the live state. */
+  dns(): DnsView {
+    const d = this.s.dns;
+    return { enabled: d.enabled, ttl: d.ttl, records: [...d.records].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, r]) => ({ id, ...r })) };
   }
 
   members(): ({ id: string } & Member)[] {
@@ -245,6 +259,21 @@ function applyCommand(s: StateData, cmd: ClusterCommand): string | undefined {
       s.members.set(cmd.id, { ...m, component: cmd.address });
       return undefined;
     }
+    case 'dns-enabled':
+      s.dns.enabled = cmd.enabled;
+      return undefined;
+    case 'dns-ttl':
+      s.dns.ttl = cmd.ttl;
+      return undefined;
+    case 'dns-record':
+      // Only a member has a record: one for a removed member would never be served.
+      if (!s.members.has(cmd.id)) return `no cluster member ${cmd.id}`;
+      s.dns.records.set(cmd.id, { target: cmd.target, priority: cmd.priority, weight: cmd.weight });
+      return undefined;
+    case 'dns-record-clear':
+      // Back to the default target; clearing what is not set changes nothing and is no error.
+      s.dns.records.delete(cmd.id);
+      return undefined;
     case 'batch':
       for (const sub of cmd.commands) {
         const refusal = applyCommand(s, sub);

@@ -32,6 +32,11 @@ export type ClusterCommand =
   | { readonly type: 'federation-route-add'; readonly domain: string; readonly target: string }
   | { readonly type: 'federation-route-del'; readonly domain: string; readonly target?: string }
   | { readonly type: 'member-address'; readonly id: string; readonly address: string }
+  /** `xmpp dns enable|disable`, `xmpp dns ttl`, `xmpp dns record`: cluster-wide, so every node answers alike. */
+  | { readonly type: 'dns-enabled'; readonly enabled: boolean }
+  | { readonly type: 'dns-ttl'; readonly ttl: number }
+  | { readonly type: 'dns-record'; readonly id: string; readonly target: string; readonly priority: number; readonly weight: number }
+  | { readonly type: 'dns-record-clear'; readonly id: string }
   /** Several commands applied as one: all or none (e.g. seeding a new cluster from a standalone node). */
   | { readonly type: 'batch'; readonly commands: readonly ClusterCommand[] };
 
@@ -42,6 +47,11 @@ const PRIVACY: readonly PrivacyMode[] = ['off', 'allow', 'deny'];
 const DIRECTIONS: readonly Direction[] = ['both', 'incoming', 'outgoing'];
 const LISTS: readonly PolicyList[] = ['allow', 'deny'];
 export const DEFAULT_S2S_PORT = 5269;
+/** One day: longer would keep a dead member in resolvers' caches for longer than any failover is worth. */
+export const MAX_DNS_TTL = 86400;
+
+/** RFC 2782: priority and weight are 16-bit unsigned integers. */
+const uint16Problem = (v: unknown, what: string) => (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? undefined : `${what} must be an integer from 0 to 65535`);
 
 /** Why `cmd` is not a well-formed command (shape, types, syntax), or undefined. State-dependent rules are checked at apply. */
 export function commandProblem(cmd: unknown, depth = 0): string | undefined {
@@ -103,6 +113,22 @@ export function commandProblem(cmd: unknown, depth = 0): string | undefined {
     case 'member-address':
       // Sets the member's component endpoint (the address `cluster status` lists).
       return need('id') ?? need('address') ?? (str('id')!.length === 0 ? 'member id is empty' : undefined);
+    case 'dns-enabled':
+      return typeof c.enabled === 'boolean' ? undefined : "field 'enabled' must be a boolean";
+    case 'dns-ttl':
+      return Number.isInteger(c.ttl) && (c.ttl as number) >= 1 && (c.ttl as number) <= MAX_DNS_TTL ? undefined : `TTL must be an integer from 1 to ${MAX_DNS_TTL} seconds`;
+    case 'dns-record':
+      return (
+        need('id') ??
+        need('target') ??
+        (str('id')!.length === 0 ? 'member id is empty' : undefined) ??
+        domainProblem(str('target')!) ??
+        (str('target') === str('target')!.toLowerCase() ? undefined : 'record target must be lower-case') ??
+        uint16Problem(c.priority, 'priority') ??
+        uint16Problem(c.weight, 'weight')
+      );
+    case 'dns-record-clear':
+      return need('id') ?? (str('id')!.length === 0 ? 'member id is empty' : undefined);
     case 'batch': {
       if (depth > 0) return 'batches do not nest';
       if (!Array.isArray(c.commands) || c.commands.length === 0) return 'batch needs at least one command';
@@ -158,4 +184,10 @@ export function deleteStaticRoute(domain: string, target?: string): ClusterComma
 }
 
 export const setMemberAddress = (id: string, address: string) => checked({ type: 'member-address', id, address });
+export const setDnsEnabled = (enabled: boolean) => checked({ type: 'dns-enabled', enabled });
+export const setDnsTtl = (ttl: number) => checked({ type: 'dns-ttl', ttl });
+/** The target as a host name: lower-case, without the trailing dot of its FQDN form. */
+export const setDnsRecord = (id: string, target: string, priority = 0, weight = 0) =>
+  checked({ type: 'dns-record', id, target: target.toLowerCase().replace(/\.$/, ''), priority, weight });
+export const clearDnsRecord = (id: string) => checked({ type: 'dns-record-clear', id });
 export const batch = (commands: readonly ClusterCommand[]) => checked({ type: 'batch', commands });

@@ -3,7 +3,7 @@
  * (sorted) serialization. Versioned so a later release can migrate a
  * snapshot written by this one.
  */
-import type { Direction, PrivacyMode, SecurityMode, Trust } from './commands.js';
+import { MAX_DNS_TTL, type Direction, type PrivacyMode, type SecurityMode, type Trust } from './commands.js';
 import { StateSnapshotError } from './errors.js';
 import { decodeMemberInfo } from './member-info.js';
 
@@ -31,6 +31,27 @@ export interface FederationSettings {
   routes: Map<string, string[]>;
 }
 
+/** One member's `xmpp dns record`: the SRV target host and its RFC 2782 priority and weight. */
+export interface DnsRecordEntry {
+  readonly target: string;
+  readonly priority: number;
+  readonly weight: number;
+}
+
+/**
+ * The cluster-wide `xmpp dns` settings. The values of src/dns/zone.ts's
+ * DEFAULT_DNS_SETTINGS, held here as the state's own type (cluster/state sits
+ * on the floor of src/dns and does not import it). Records are keyed by member
+ * id; a removed member's record is dropped with it (ClusterState.applyConfChange).
+ */
+export interface DnsState {
+  enabled: boolean;
+  ttl: number;
+  records: Map<string, DnsRecordEntry>;
+}
+
+export const DEFAULT_DNS_TTL = 5;
+
 export interface ClientRecord {
   readonly seq: number;
   /** undefined when applied; the refusal otherwise, replayed to a retry. */
@@ -45,12 +66,20 @@ export interface StateData {
   trust: Trust;
   federation: FederationSettings;
   members: Map<string, Member>;
+  dns: DnsState;
   clients: Map<string, ClientRecord>;
   applyCounter: number;
 }
 
-/** 2: members carry name, cluster and component endpoints; a pem trust carries its file name. */
-export const STATE_VERSION = 2;
+/**
+ * 2: members carry name, cluster and component endpoints; a pem trust carries its file name.
+ * 3: `dns` (the xmpp dns settings); a version 1 or 2 snapshot has the defaults.
+ */
+export const STATE_VERSION = 3;
+
+function defaultDns(): DnsState {
+  return { enabled: false, ttl: DEFAULT_DNS_TTL, records: new Map() };
+}
 
 export function emptyState(): StateData {
   return {
@@ -70,6 +99,7 @@ export function emptyState(): StateData {
       routes: new Map(),
     },
     members: new Map(),
+    dns: defaultDns(),
     clients: new Map(),
     applyCounter: 0,
   };
@@ -87,6 +117,7 @@ export function cloneState(s: StateData): StateData {
       routes: new Map([...s.federation.routes].map(([d, t]) => [d, [...t]])),
     },
     members: new Map(s.members),
+    dns: { ...s.dns, records: new Map(s.dns.records) },
     clients: new Map(s.clients),
   };
 }
@@ -111,6 +142,7 @@ export function serializeState(s: StateData): string {
       routes: sorted(s.federation.routes),
     },
     members: sorted(s.members).map(([id, m]) => [id, { name: m.name, cluster: m.cluster, component: m.component, role: m.role }]),
+    dns: { enabled: s.dns.enabled, ttl: s.dns.ttl, records: sorted(s.dns.records).map(([id, r]) => [id, { target: r.target, priority: r.priority, weight: r.weight }]) },
     clients: sorted(s.clients).map(([c, r]) => [c, { seq: r.seq, rejected: r.rejected ?? null, at: r.at }]),
     applyCounter: s.applyCounter,
   });
@@ -125,12 +157,13 @@ export function deserializeState(text: string): StateData {
     throw new StateSnapshotError('cluster state snapshot is not JSON');
   }
   if (typeof raw !== 'object' || raw === null) throw new StateSnapshotError('cluster state snapshot is not an object');
-  if (raw.version !== 1 && raw.version !== STATE_VERSION) {
+  if (raw.version !== 1 && raw.version !== 2 && raw.version !== STATE_VERSION) {
     throw new StateSnapshotError(`cluster state snapshot version ${JSON.stringify(raw.version)} is not supported by this release`);
   }
   try {
-    // Migrations, oldest first: version 1 held a member's conf-change context as its address.
-    return readState(raw, raw.version === 1);
+    // Migrations, oldest first: version 1 held a member's conf-change context as its address;
+    // versions 1 and 2 had no dns settings.
+    return readState(raw, raw.version as number);
   } catch (err) {
     if (err instanceof StateSnapshotError) throw err;
     throw new StateSnapshotError(`cluster state snapshot is malformed: ${(err as Error).message}`);
@@ -158,7 +191,24 @@ const oneOf =
     values.includes(v as T) ? (v as T) : fail(what);
 const bool = (v: unknown, what: string) => (typeof v === 'boolean' ? v : fail(what));
 
-function readState(raw: Record<string, unknown>, v1: boolean): StateData {
+function readDns(value: unknown): DnsState {
+  const d = value as Record<string, unknown>;
+  if (typeof d !== 'object' || d === null) fail('dns');
+  const uint16 = (v: unknown, what: string) => (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? (v as number) : fail(what));
+  if (!Number.isInteger(d.ttl) || (d.ttl as number) < 1 || (d.ttl as number) > MAX_DNS_TTL) fail('dns.ttl');
+  return {
+    enabled: bool(d.enabled, 'dns.enabled'),
+    ttl: d.ttl as number,
+    records: pairs(d.records, 'dns.records', (v) => {
+      const r = v as Record<string, unknown>;
+      if (typeof r?.target !== 'string') fail('dns.records.target');
+      return { target: r.target, priority: uint16(r.priority, 'dns.records.priority'), weight: uint16(r.weight, 'dns.records.weight') };
+    }),
+  };
+}
+
+function readState(raw: Record<string, unknown>, version: number): StateData {
+  const v1 = version === 1;
   const f = raw.federation as Record<string, unknown>;
   if (typeof f !== 'object' || f === null) fail('federation');
   const sasl = f.saslExternal as Record<string, unknown>;
@@ -200,6 +250,7 @@ function readState(raw: Record<string, unknown>, v1: boolean): StateData {
       for (const k of ['name', 'cluster', 'component']) if (typeof m?.[k] !== 'string') fail(`members.${k}`);
       return { name: m.name as string, cluster: m.cluster as string, component: m.component as string, role };
     }),
+    dns: version < 3 ? defaultDns() : readDns(raw.dns),
     clients: pairs(raw.clients, 'clients', (v) => {
       const c = v as Record<string, unknown>;
       if (!Number.isSafeInteger(c?.seq) || !Number.isSafeInteger(c?.at)) fail('clients');

@@ -3,6 +3,7 @@ import type { XmppNode } from '../node/xmpp-node.js';
 import type { CommandSpec } from './command.js';
 import { callbridgeCommands } from './commands/callbridge.js';
 import { clusterCommands } from './commands/cluster.js';
+import { dnsCommands } from './commands/dns.js';
 import { pkiCommands } from './commands/pki.js';
 import { userCommands } from './commands/user.js';
 import { xmppCommands } from './commands/xmpp.js';
@@ -15,6 +16,7 @@ export function nodeInterpreter(node: XmppNode, options: { users?: UserStore; ex
     ...xmppCommands({ node, checkCertificates: checkKeyAndCertificate }),
     ...callbridgeCommands({ node }),
     ...clusterCommands({ node }),
+    ...dnsCommands({ node }),
     ...pkiCommands({ certFolder: node.certFolder }),
     ...(options.users ? userCommands({ users: options.users }) : []),
     ...(options.extra ?? []),

@@ -4,6 +4,7 @@
  * nothing below the process wiring imports cluster/. A standalone node that
  * never enabled clustering has no ClusterControl at all.
  */
+import type { ZoneMember } from '../dns/zone.js';
 
 /** `xmpp cluster status` as data; the MMP prints it in the reference layout or as JSON. */
 export interface ClusterStatusView {
@@ -82,6 +83,13 @@ export interface ClusterControl {
    * the entry is replaced). Nothing to do when this node never clustered.
    */
   resetMembership(): Promise<void>;
+  /**
+   * What the DNS responder serves (src/dns/zone.ts): every member of the
+   * replicated membership with its address, first component port and
+   * federation port, `live` as the cluster's failure detector sees it (this
+   * node always; a learner never); empty when not a member.
+   */
+  zoneMembers(): ZoneMember[];
 }
 
 export const NO_QUORUM = 'the cluster has no leader (no quorum); nothing was changed';

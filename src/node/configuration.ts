@@ -1,8 +1,10 @@
+import type { DnsRecordSetting, DnsSettings } from '../dns/zone.js';
 import type { Callbridge } from './callbridge-registry.js';
 
 /**
  * The configuration a node serves with: its domain, the call bridges it lets
- * in, and the trust bundle cluster members chain to. A standalone node keeps
+ * in, the trust bundle cluster members chain to, and what its DNS responder
+ * answers (`xmpp dns`; where it listens is the node's own, in NodeSettings). A standalone node keeps
  * it in its data directory (LocalConfiguration); a cluster member reads it
  * from the replicated state and changes it through the leader and the Raft
  * log (cluster/member's ReplicatedConfiguration). XmppNode and the MMP
@@ -29,6 +31,13 @@ export interface NodeConfiguration {
   addCallbridge(name: string, secret: string): Promise<void>;
   removeCallbridge(name: string): Promise<Callbridge>;
   setTrust(trust: TrustSetting): Promise<void>;
+  /** `xmpp dns`: enable, TTL and per-member records; cluster-wide in a cluster, so every node answers alike. */
+  dns(): DnsSettings;
+  setDnsEnabled(enabled: boolean): Promise<void>;
+  /** Whole seconds, 1 to 86400. */
+  setDnsTtl(seconds: number): Promise<void>;
+  /** The SRV record of member `memberId` (a standalone node: its own id); null: back to the default (`<name>.<domain>`, 0, 0). */
+  setDnsRecord(memberId: string, setting: DnsRecordSetting | null): Promise<void>;
   /**
    * Called after a change took effect here, whoever made it (in a cluster:
    * an operator on any node): the node ends sessions a change invalidates.
@@ -51,4 +60,6 @@ export type ConfigurationChange =
   | { readonly type: 'domain'; readonly domain: string | null }
   | { readonly type: 'callbridge-added'; readonly name: string }
   | { readonly type: 'callbridge-removed'; readonly name: string }
-  | { readonly type: 'trust'; readonly trust: TrustSetting };
+  | { readonly type: 'trust'; readonly trust: TrustSetting }
+  /** Something in `dns()` changed: the responder answers from the new settings. */
+  | { readonly type: 'dns' };

@@ -2,10 +2,12 @@ import { OperatorError } from '../base/operator-error.js';
 import { domainNameProblem } from '../xmpp/jid.js';
 import type { Callbridge, FileCallbridgeRegistry } from './callbridge-registry.js';
 import type { ConfigurationChange, NodeConfiguration, TrustSetting } from './configuration.js';
+import type { DnsRecordSetting, DnsSettings } from '../dns/zone.js';
+import { checkDnsTtl, normalizeDnsRecord } from './dns-settings.js';
 import type { NodeSettings } from './settings.js';
 
 /**
- * A standalone node's configuration: the domain and trust in settings.json,
+ * A standalone node's configuration: the domain, trust and dns settings in settings.json,
  * the call bridges in callbridges.json. Its callers (XmppNode) run one change
  * at a time, so each builds on what the previous one left.
  */
@@ -64,6 +66,30 @@ export class LocalConfiguration implements NodeConfiguration {
   async setTrust(trust: TrustSetting): Promise<void> {
     await this.saveSettings({ ...this.settings(), trust });
     this.emit({ type: 'trust', trust });
+  }
+
+  dns(): DnsSettings {
+    return this.settings().dns;
+  }
+
+  async setDnsEnabled(enabled: boolean): Promise<void> {
+    await this.saveDns({ ...this.dns(), enabled });
+  }
+
+  async setDnsTtl(seconds: number): Promise<void> {
+    checkDnsTtl(seconds);
+    await this.saveDns({ ...this.dns(), ttl: seconds });
+  }
+
+  async setDnsRecord(memberId: string, setting: DnsRecordSetting | null): Promise<void> {
+    const { [memberId]: _old, ...rest } = this.dns().records;
+    await this.saveDns({ ...this.dns(), records: setting ? { ...rest, [memberId]: normalizeDnsRecord(setting) } : rest });
+  }
+
+  private async saveDns(dns: DnsSettings): Promise<void> {
+    if (JSON.stringify(dns) === JSON.stringify(this.dns())) return;
+    await this.saveSettings({ ...this.settings(), dns });
+    this.emit({ type: 'dns' });
   }
 
   /** `xmpp reset` and `xmpp cluster leave`: replaces the whole configuration at once. */

@@ -1,11 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { ComponentServer, ListenError, type Binding } from '../component/component-server.js';
-import type { AuthThrottleOptions } from '../component/auth-throttle.js';
-import type { ComponentSessionInfo, ComponentSessionOptions } from '../component/component-session.js';
-import type { PreauthLimits } from '../component/preauth-queue.js';
-import type { Logger } from '../observability/logger.js';
 import { LocalRouter } from '../router/local-router.js';
-import type { Router, RouterCounters } from '../router/router.js';
+import type { Router } from '../router/router.js';
 import { StreamError } from '../xmpp/errors.js';
 import { FileCallbridgeRegistry, type Callbridge } from './callbridge-registry.js';
 import type { ClusterControl, ClusterSessionRow } from './cluster-control.js';
@@ -19,6 +15,10 @@ import { dataDirLayout, type DataDirLayout } from './data-dir.js';
 import { loadIdentity, type NodeIdentity } from './identity.js';
 import { resolveInterfaces } from './interfaces.js';
 import { acquireLock, type DataDirLock } from './lock.js';
+import { DEFAULT_COMPONENT_PORTS, DEFAULT_LOCK_WAIT_MS, type NodeStatus, type RouterEnvironment, type ServiceState, type XmppNodeOptions } from './xmpp-node-options.js';
+import { buildZone, type DnsRecordSetting, type DnsZone, type ZoneMember } from '../dns/zone.js';
+import { resolveDnsMember, standaloneZoneMember } from './dns-members.js';
+import { normalizeDnsListen, parseDnsEndpoint, type DnsEndpoint } from './dns-settings.js';
 import { EMPTY_SETTINGS, loadSettings, saveSettings, type CertificateFiles, type NodeSettings } from './settings.js';
 
 /**
@@ -31,51 +31,7 @@ import { EMPTY_SETTINGS, loadSettings, saveSettings, type CertificateFiles, type
  * never undone by one that overlapped it.
  */
 
-export const DEFAULT_COMPONENT_PORTS = [5222, 5223];
-
-export interface XmppNodeOptions {
-  dataDir: string;
-  /** The node's name, shown in the MMP prompt (`cb1> `). */
-  name: string;
-  /** The node's own address: what interface `a` means unless mapped otherwise. */
-  address: string;
-  /** Extra interface letters, e.g. { b: '10.0.0.2' }. */
-  interfaces?: Record<string, string>;
-  componentPorts?: number[];
-  log: Logger;
-  /** false: never open ports (an offline edit of the data directory). */
-  serve?: boolean;
-  sessionOptions?: Partial<ComponentSessionOptions>;
-  authThrottle?: Partial<AuthThrottleOptions>;
-  preauthLimits?: Partial<PreauthLimits>;
-  /** How long to wait for another process (an offline `mmp` edit) to release the data directory; default 10 s. */
-  lockWaitMs?: number;
-  /** Builds the router the sessions hand stanzas to; a LocalRouter by default (one node, no federation). */
-  router?: (env: RouterEnvironment) => Router;
-}
-
-/** What the node gives the router it builds. */
-export interface RouterEnvironment {
-  /** identity.json's id: who this node is among cluster members. */
-  nodeId: string;
-  /** The XMPP domain served now; it changes with `xmpp domain`. */
-  domain: () => string;
-  log: Logger;
-}
-
-export const DEFAULT_LOCK_WAIT_MS = 10_000;
-
-export type ServiceState =
-  | { state: 'running'; bindings: readonly Binding[] }
-  | { state: 'disabled' }
-  | { state: 'not-configured'; missing: string }
-  | { state: 'failed'; reason: string };
-
-export interface NodeStatus {
-  service: ServiceState;
-  sessions: ComponentSessionInfo[];
-  counters: Readonly<RouterCounters>;
-}
+export { DEFAULT_COMPONENT_PORTS, DEFAULT_LOCK_WAIT_MS, type NodeStatus, type RouterEnvironment, type ServiceState, type XmppNodeOptions } from './xmpp-node-options.js';
 
 export class XmppNode {
   readonly layout: DataDirLayout;
@@ -89,6 +45,7 @@ export class XmppNode {
   private unsubscribe: () => void;
   private clusterControl: ClusterControl | undefined;
   private sessionsOfCluster: (() => ClusterSessionRow[]) | undefined;
+  private readonly dnsListeners = new Set<() => void>();
 
   private constructor(
     private readonly options: XmppNodeOptions,
@@ -144,9 +101,9 @@ export class XmppNode {
     return this.layout.certs;
   }
 
-  /** The node's settings; domain and trust are the configuration's (in a cluster: the replicated ones). */
+  /** The node's settings; domain, trust and dns are the configuration's (in a cluster: the replicated ones). */
   settings(): Readonly<NodeSettings> {
-    return { ...this.current, domain: this.config.domain(), trust: this.config.trust() };
+    return { ...this.current, domain: this.config.domain(), trust: this.config.trust(), dns: this.config.dns() };
   }
 
   /** What the node serves with now: its own (standalone) or the cluster's. */
@@ -182,6 +139,7 @@ export class XmppNode {
     this.unsubscribe();
     this.config = next;
     this.unsubscribe = next.onChange((change) => this.configurationChanged(change));
+    this.dnsChanged();
     if (!this.components.listening) return;
     if (before.domain() !== next.domain()) {
       this.components.endAll(new StreamError('host-gone', `this server now serves ${next.domain() ?? 'no domain'}`));
@@ -288,9 +246,10 @@ export class XmppNode {
     await this.clusterControl?.resetMembership();
     return this.changes.run(async () => {
       await this.local.replaceAll(null, [], { kind: 'none' });
-      await this.save({ ...EMPTY_SETTINGS, listen: [] });
+      await this.save({ ...EMPTY_SETTINGS, listen: [], dnsListen: [] });
       this.failure = null;
       await this.components.stop();
+      this.dnsChanged();
     });
   }
 
@@ -334,6 +293,58 @@ export class XmppNode {
     return this.changes.run(() => this.config.removeCallbridge(name));
   }
 
+  // DNS (`xmpp dns`): enable, TTL and records are the configuration's (settings().dns); where to listen is this node's own
+
+  /** `xmpp dns listen`: this node's responder addresses (never replicated: each node listens on its own). */
+  dnsListen(): DnsEndpoint[] {
+    return this.current.dnsListen.map(parseDnsEndpoint);
+  }
+
+  setDnsEnabled(enabled: boolean): Promise<void> {
+    return this.changes.run(() => this.config.setDnsEnabled(enabled));
+  }
+
+  setDnsTtl(seconds: number): Promise<void> {
+    return this.changes.run(() => this.config.setDnsTtl(seconds));
+  }
+
+  /** `xmpp dns record <peer> ...`: `peer` as `xmpp cluster remove` takes it (standalone: this node's name or address); null clears it. */
+  setDnsRecord(peer: string, setting: DnsRecordSetting | null): Promise<void> {
+    return this.changes.run(() => this.config.setDnsRecord(resolveDnsMember(this.zoneMembers(), peer, this.clusterControl?.isMember() === true).id, setting));
+  }
+
+  /** `xmpp dns listen <address>[:<port>] [...] | none`: replaces the list. */
+  setDnsListen(words: string[]): Promise<void> {
+    return this.changes.run(async () => {
+      const next = normalizeDnsListen(words);
+      if (next.join(' ') === this.current.dnsListen.join(' ')) return;
+      await this.save({ ...this.current, dnsListen: next });
+      this.dnsChanged();
+    });
+  }
+
+  /** The cluster's members and health view while a member; else this node alone, on its address and first (bound) component port. */
+  zoneMembers(): ZoneMember[] {
+    if (this.clusterControl?.isMember()) return this.clusterControl.zoneMembers();
+    const componentPort = (this.components.listening ? this.components.bindings[0]?.port : undefined) ?? (this.options.componentPorts ?? DEFAULT_COMPONENT_PORTS)[0]!;
+    return [standaloneZoneMember({ id: this.identity.id, name: this.options.name, address: this.options.address, componentPort })];
+  }
+
+  /** What the responder would serve right now; null without a domain. Built afresh each call: liveness changes all the time. */
+  dnsZone(): DnsZone | null {
+    const domain = this.config.domain();
+    return domain ? buildZone(domain, this.config.dns(), this.zoneMembers()) : null;
+  }
+
+  /**
+   * After anything the responder is configured by changed: dns settings or domain (made on any member),
+   * `xmpp dns listen`, local/replicated switch, reset. Not liveness: build the zone per query (dnsZone).
+   */
+  onDnsChange(listener: () => void): () => void {
+    this.dnsListeners.add(listener);
+    return () => this.dnsListeners.delete(listener);
+  }
+
   /** Waits for the changes already asked for, so that none is cut off half-way. */
   close(): Promise<void> {
     return this.changes.run(async () => {
@@ -368,8 +379,13 @@ export class XmppNode {
     }
   }
 
-  /** What a change made anywhere (here, or on another member) means for this node's sessions. */
+  private dnsChanged(): void {
+    for (const l of [...this.dnsListeners]) l();
+  }
+
+  /** What a change made anywhere (here, or on another member) means for this node's sessions and its responder. */
   private configurationChanged(change: ConfigurationChange): void {
+    if (change.type === 'dns' || change.type === 'domain') this.dnsChanged();
     if (!this.components.listening) return;
     if (change.type === 'domain') this.components.endAll(new StreamError('host-gone', `this server now serves ${change.domain ?? 'no domain'}`));
     if (change.type === 'callbridge-removed') this.components.endCallbridge(change.name, new StreamError('not-authorized', 'this call bridge was removed from the server'));

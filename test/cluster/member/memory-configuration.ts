@@ -7,16 +7,20 @@
 import { OperatorError } from '../../../src/base/operator-error.js';
 import { checkNewCallbridge, type Callbridge } from '../../../src/node/callbridge-registry.js';
 import type { ConfigurationChange, NodeConfiguration, TrustSetting } from '../../../src/node/configuration.js';
+import { DEFAULT_DNS_SETTINGS, type DnsRecordSetting, type DnsSettings } from '../../../src/dns/zone.js';
+import { checkDnsTtl, normalizeDnsRecord } from '../../../src/node/dns-settings.js';
 
 export class MemoryConfiguration implements NodeConfiguration {
   readonly kind = 'local' as const;
   private d: string | null;
   private readonly cbs = new Map<string, Callbridge>();
   private t: TrustSetting;
+  private d_: DnsSettings;
   private readonly listeners = new Set<(c: ConfigurationChange) => void>();
 
-  constructor(init: { domain?: string | null; callbridges?: Callbridge[]; trust?: TrustSetting } = {}) {
+  constructor(init: { domain?: string | null; callbridges?: Callbridge[]; trust?: TrustSetting; dns?: DnsSettings } = {}) {
     this.d = init.domain ?? null;
+    this.d_ = init.dns ?? DEFAULT_DNS_SETTINGS;
     for (const c of init.callbridges ?? []) this.cbs.set(c.name.toLowerCase(), c);
     this.t = init.trust ?? { kind: 'none' };
   }
@@ -55,6 +59,24 @@ export class MemoryConfiguration implements NodeConfiguration {
   async setTrust(trust: TrustSetting): Promise<void> {
     this.t = trust;
     this.emit({ type: 'trust', trust });
+  }
+  dns(): DnsSettings {
+    return this.d_;
+  }
+  async setDnsEnabled(enabled: boolean): Promise<void> {
+    this.setDns({ ...this.d_, enabled });
+  }
+  async setDnsTtl(seconds: number): Promise<void> {
+    checkDnsTtl(seconds);
+    this.setDns({ ...this.d_, ttl: seconds });
+  }
+  async setDnsRecord(memberId: string, setting: DnsRecordSetting | null): Promise<void> {
+    const { [memberId]: _old, ...rest } = this.d_.records;
+    this.setDns({ ...this.d_, records: setting ? { ...rest, [memberId]: normalizeDnsRecord(setting) } : rest });
+  }
+  private setDns(dns: DnsSettings): void {
+    this.d_ = dns;
+    this.emit({ type: 'dns' });
   }
   onChange(listener: (change: ConfigurationChange) => void): () => void {
     this.listeners.add(listener);

@@ -220,7 +220,7 @@ describe('ClusterState snapshots', () => {
 
   it('is versioned, and refuses a version it does not know or a damaged document', () => {
     const snap = JSON.parse(new TextDecoder().decode(populated().snapshot())) as Record<string, unknown>;
-    expect(snap.version).toBe(2);
+    expect(snap.version).toBe(3);
     const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
     expect(() => ClusterState.fromSnapshot(enc({ ...snap, version: 99 }))).toThrow(/version 99 is not supported/);
     expect(() => ClusterState.fromSnapshot(enc({ ...snap, callbridges: 'x' }))).toThrow(StateSnapshotError);
