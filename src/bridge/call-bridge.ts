@@ -40,6 +40,12 @@ export interface CallBridgeOptions {
   /** Answer every message with the same body. */
   echo?: boolean;
   timeoutMs?: number;
+  /**
+   * Receives messages from the moment the stream opens: a server may write
+   * stanzas held for this call bridge right after `<handshake/>`, in the
+   * same read, before `connect` has resolved and a listener could be added.
+   */
+  onMessage?: (message: ReceivedMessage) => void;
 }
 
 export interface ReceivedMessage {
@@ -86,6 +92,7 @@ export class CallBridge extends EventEmitter {
       const parameters = entity.socketParameters.bind(entity);
       entity.socketParameters = (s) => ({ ...parameters(s), localAddress: options.localAddress });
     }
+    if (options.onMessage) bridge.on('message', options.onMessage);
     entity.on('stanza', (el: Element) => bridge.onStanza(el));
     entity.on('error', (err: Error & { condition?: string }) => bridge.emit('stream-error', err));
     entity.on('status', (status: string) => {

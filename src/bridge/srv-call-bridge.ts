@@ -207,6 +207,8 @@ export class SrvCallBridge extends EventEmitter {
         `trying ${describe(to)}${left ? ` after ${left.reason} from ${left.target}` : ''}`,
       );
       let bridge: CallBridge;
+      // Attached before the handshake: held stanzas may arrive with it.
+      const onMessage = (m: ReceivedMessage) => this.emit('message', m);
       try {
         bridge = await CallBridge.connect({
           name: this.options.name,
@@ -218,6 +220,7 @@ export class SrvCallBridge extends EventEmitter {
           echo: this.options.echo,
           localAddress: this.options.localAddress,
           timeoutMs: this.options.connectTimeoutMs ?? 2000,
+          onMessage,
         });
       } catch (err) {
         failures++;
@@ -234,7 +237,7 @@ export class SrvCallBridge extends EventEmitter {
         break;
       }
       const started = Date.now();
-      const condition = await this.hold(bridge, to);
+      const condition = await this.hold(bridge, to, onMessage);
       if (this.closed) break;
       if (Date.now() - started >= (this.options.stableSessionMs ?? 1000)) {
         failures = 0;
@@ -252,14 +255,12 @@ export class SrvCallBridge extends EventEmitter {
   }
 
   /** Holds one session until it drops (or the bridge closes); resolves with the server's stream error condition, if any. */
-  private async hold(bridge: CallBridge, to: SrvTargetAddress): Promise<string | undefined> {
+  private async hold(bridge: CallBridge, to: SrvTargetAddress, onMessage: (m: ReceivedMessage) => void): Promise<string | undefined> {
     let condition: string | undefined;
-    const onMessage = (m: ReceivedMessage) => this.emit('message', m);
     const onStreamError = (err: Error & { condition?: string }) => {
       condition ??= err.condition;
       this.emit('stream-error', err);
     };
-    bridge.on('message', onMessage);
     bridge.on('stream-error', onStreamError);
     let onEnd = () => {};
     const dropped = new Promise<void>((resolve) => (onEnd = resolve));

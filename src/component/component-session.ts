@@ -88,6 +88,13 @@ export class ComponentSession implements Route {
   /** Told once when the send queue drains or the session ends (Route.onDrained). */
   private drainWaiters: Array<() => void> = [];
   private stallTimer: NodeJS.Timeout | undefined;
+  /**
+   * Stanzas routed to this session between its attach and its `<handshake/>`
+   * (a cluster's leader delivers what it held for the call bridge as soon as
+   * it learns of the session, which may be before this member is told it may
+   * answer the handshake); undefined once admitted.
+   */
+  private beforeAdmission: string[] | undefined = [];
   /** Stanzas read behind a handshake that waits for the auth throttle (keepUntilAuthenticated). */
   private early: Array<[name: string, attrs: Record<string, string>, raw: string, children: number]> = [];
   /** The auth throttle's delays: before a handshake is checked, and before a failure is answered. */
@@ -147,6 +154,11 @@ export class ComponentSession implements Route {
   /** Over the mark, the stream stops reading this call bridge by itself until it drains. */
   deliver(raw: string): boolean {
     this.stanzasOut++;
+    if (this.beforeAdmission !== undefined) {
+      // XEP-0114: nothing but <handshake/> may come first; held stanzas wait for it.
+      this.beforeAdmission.push(raw);
+      return true;
+    }
     if (this.stream.send(raw)) return true;
     this.startStallTimer();
     return false;
@@ -272,6 +284,9 @@ export class ComponentSession implements Route {
   private admitted(): void {
     if (this.state !== 'online') return;
     this.stream.send('<handshake/>');
+    const held = this.beforeAdmission ?? [];
+    this.beforeAdmission = undefined;
+    for (const raw of held) this.stream.send(raw);
     this.ctx.log.info({ event: 'component_connected', component: this.address, peer: this.peer }, 'call bridge connected');
     const early = this.early;
     this.early = [];

@@ -4,6 +4,7 @@ import type { CommandSpec } from './command.js';
 import { callbridgeCommands } from './commands/callbridge.js';
 import { clusterCommands } from './commands/cluster.js';
 import { dnsCommands } from './commands/dns.js';
+import { dnsCheckCommand } from './commands/dns-check.js';
 import { pkiCommands } from './commands/pki.js';
 import { userCommands } from './commands/user.js';
 import { xmppCommands } from './commands/xmpp.js';
@@ -17,6 +18,7 @@ export function nodeInterpreter(node: XmppNode, options: { users?: UserStore; ex
     ...callbridgeCommands({ node }),
     ...clusterCommands({ node }),
     ...dnsCommands({ node }),
+    dnsCheckCommand(),
     ...pkiCommands({ certFolder: node.certFolder }),
     ...(options.users ? userCommands({ users: options.users }) : []),
     ...(options.extra ?? []),

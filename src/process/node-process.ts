@@ -7,6 +7,7 @@ import { UserStore } from '../mmp/users.js';
 import { DEFAULT_COMPONENT_PORTS, XmppNode, type XmppNodeOptions } from '../node/xmpp-node.js';
 import { DEFAULT_CLUSTER_PORT } from '../node/cluster-control.js';
 import { ClusterRouting, startClustering } from './clustering.js';
+import { startDns } from './dns-wiring.js';
 import type { ClusterServiceOptions } from '../../cluster/member/cluster-host.js';
 
 /**
@@ -56,6 +57,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       routing: options.router ? undefined : routing,
     });
     closers.push(() => cluster.close());
+    closers.push(await startDns(node, options.log));
     const users = await UserStore.open(options.dataDir);
     const interpreter = nodeInterpreter(node, { users });
     const control: Server = await startControlSocket(node.layout.controlSocket, interpreter);

@@ -7,7 +7,7 @@ import type { AuthThrottleOptions } from '../../src/component/auth-throttle.js';
 import type { ComponentSessionOptions } from '../../src/component/component-session.js';
 import type { PreauthLimits } from '../../src/component/preauth-queue.js';
 import type { Logger } from '../../src/observability/logger.js';
-import { XmppNode } from '../../src/node/xmpp-node.js';
+import { XmppNode, type XmppNodeOptions } from '../../src/node/xmpp-node.js';
 
 /** Log lines a test can search; the logger is the real pino one. */
 export class LogCapture {
@@ -57,6 +57,7 @@ export async function startTestNode(
     address?: string;
     /** The node's name; xmpp1 by default. */
     name?: string;
+    router?: XmppNodeOptions['router'];
   } = {},
 ): Promise<TestNode> {
   const dataDir = options.dataDir ?? (await tempDir());
@@ -70,6 +71,7 @@ export async function startTestNode(
     sessionOptions: options.sessionOptions,
     authThrottle: { baseDelayMs: 20, maxDelayMs: 2000, ...options.authThrottle },
     preauthLimits: options.preauthLimits,
+    router: options.router,
   });
   if (!node.settings().domain) await node.setDomain(options.domain ?? 'example.test');
   if (node.settings().listen.length === 0) await node.setListen(['a']);

@@ -148,6 +148,7 @@ describe('xmpp dns on a standalone node', () => {
       'xmpp dns listen <address>[:<port>] [<address>[:<port>]...] | none',
       'xmpp dns ttl <seconds>',
       'xmpp dns record <peer> <target-fqdn> [<priority> <weight>] | <peer> none',
+      'xmpp dns check <domain> [@<server>[:<port>] ...]',
     ]);
   });
 
