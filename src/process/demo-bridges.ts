@@ -1,17 +1,22 @@
 import { CallBridge } from '../bridge/call-bridge.js';
+import { SrvCallBridge } from '../bridge/srv-call-bridge.js';
 import type { Logger } from '../observability/logger.js';
 import type { DemoNode } from './demo-nodes.js';
 
 /**
  * The demo's two call bridges: cb2 echoes, cb1 sends it a numbered message
- * every second and prints each answer with its round-trip time. They sit on
- * the second and third nodes, so every message crosses the leader. A bridge
- * whose node goes away reconnects to another one, as a CMS call bridge does.
+ * every second and prints each answer with its round-trip time. cb1 is given
+ * the second node's address, as a call bridge with "Server address" set;
+ * cb2 finds its node by DNS SRV from the nodes' responders (the third node
+ * first), as a CMS call bridge with it left empty. Either reconnects to
+ * another node when its node goes away.
  */
 export interface DemoBridgesOptions {
   domain: string;
   secrets: Record<string, string>;
   nodes: DemoNode[];
+  /** Where every node's DNS responder listens. */
+  dnsPort: number;
   log: Logger;
   write: (line: string) => void;
 }
@@ -21,6 +26,7 @@ const RECONNECT_EVERY_MS = 1000;
 
 export class DemoBridges {
   private readonly bridges = new Map<string, CallBridge>();
+  private srv: SrvCallBridge | undefined;
   private readonly sentAt = new Map<string, bigint>();
   private timer: NodeJS.Timeout | undefined;
   private sent = 0;
@@ -30,7 +36,7 @@ export class DemoBridges {
   constructor(private readonly o: DemoBridgesOptions) {}
 
   async start(): Promise<void> {
-    await this.connect('cb2', 2, true);
+    await this.findBySrv('cb2');
     await this.connect('cb1', 1, false);
     this.timer = setInterval(() => void this.send(), SEND_EVERY_MS);
   }
@@ -39,6 +45,20 @@ export class DemoBridges {
     this.stopped = true;
     clearInterval(this.timer);
     await Promise.all([...this.bridges.values()].map((b) => b.close().catch(() => undefined)));
+    await this.srv?.close();
+  }
+
+  /** An echoing call bridge that finds its node by SRV and moves by itself. */
+  private async findBySrv(name: string): Promise<void> {
+    const dnsServers = this.o.nodes.map((n) => `${n.address}:${this.o.dnsPort}`);
+    const bridge = SrvCallBridge.start({ name, secret: this.o.secrets[name]!, domain: this.o.domain, dnsServers, echo: true, connectTimeoutMs: 1000, log: this.o.log });
+    this.srv = bridge;
+    const nodeAt = (address: string) => this.o.nodes.find((n) => n.address === address)?.name ?? address;
+    bridge.on('connected', (to: { address: string; port: number }) =>
+      this.o.write(`  ${name}.${this.o.domain} connected to ${nodeAt(to.address)} (${to.address}:${to.port}), found by SRV`),
+    );
+    bridge.on('dropped', (from: { address: string }) => this.o.write(`  ${name}.${this.o.domain} lost ${nodeAt(from.address)}; trying the next SRV target`));
+    await bridge.waitConnected(30_000);
   }
 
   /** Connects `name` to the node at `preferred`, or the next that answers. */

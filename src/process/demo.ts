@@ -37,7 +37,7 @@ export async function runDemo(argv: string[], log: Logger): Promise<number> {
     for (const n of nodes) n.start();
     const secrets = await buildCluster(nodes);
     const leader = await leaderOf(nodes[0]!);
-    bridges = new DemoBridges({ domain: DEMO_DOMAIN, secrets, nodes, log, write: (line) => process.stdout.write(`${line}\n`) });
+    bridges = new DemoBridges({ domain: DEMO_DOMAIN, secrets, nodes, dnsPort: DEMO_DNS_PORT, log, write: (line) => process.stdout.write(`${line}\n`) });
     await bridges.start();
     process.stdout.write(banner(nodes, password, passwordFile, secrets, leader));
     await untilSignal();
@@ -81,7 +81,24 @@ async function buildCluster(nodes: DemoNode[]): Promise<Record<string, string>> 
       for (const line of ['xmpp disable', 'xmpp cluster enable', 'xmpp enable', `xmpp cluster join ${first.address}`]) await n.run(line);
     }
   }
+  await serveDns(nodes);
   return secretsOf(first);
+}
+
+/** The port every demo node's health-aware DNS responder answers on (53 needs root). */
+export const DEMO_DNS_PORT = 5300;
+
+/**
+ * Each node's responder on its own address (`xmpp dns listen` is per node),
+ * enabled cluster-wide. The demo's echoing call bridge finds its node by SRV;
+ * the last node gets the best priority so that it lands apart from the
+ * sender, and every message crosses the cluster.
+ */
+async function serveDns(nodes: DemoNode[]): Promise<void> {
+  for (const n of nodes) await n.run(`xmpp dns listen ${n.address}:${DEMO_DNS_PORT}`);
+  const last = nodes.at(-1)!;
+  for (const n of nodes) await nodes[0]!.run(`xmpp dns record ${n.name} ${n.name}.${DEMO_DOMAIN} ${n === last ? 0 : 10} 0`);
+  await nodes[0]!.run('xmpp dns enable');
 }
 
 async function secretsOf(node: DemoNode): Promise<Record<string, string>> {
@@ -109,6 +126,10 @@ function banner(nodes: DemoNode[], password: string, passwordFile: string, secre
     `Leader: ${leader}${leaderNode ? ` (${leaderNode.name}, pid ${leaderNode.pid})` : ''}. Cluster status: ssh -p 2222 admin@${nodes[0]!.address} 'xmpp cluster status'`,
     `Failover: kill -9 ${leaderNode?.pid ?? '<leader pid>'}   and watch the call bridges below keep talking through the new leader.`,
     `Bring it back: ${leaderNode?.commandLine ?? 'node dist/src/cli.js node ...'}`,
+    '',
+    `DNS (every node's health-aware responder): dig @${nodes[0]!.address} -p ${DEMO_DNS_PORT} SRV _xmpp-component._tcp.${DEMO_DOMAIN}`,
+    `A call bridge found by SRV: node dist/src/cli.js bridge --srv ${DEMO_DOMAIN} --dns ${nodes[0]!.address}:${DEMO_DNS_PORT} --name cb2 --secret ${secrets.cb2 ?? '<secret>'} --domain ${DEMO_DOMAIN}`,
+    '  (stop the demo first: the demo\'s own cb2 holds that name; a second connection would replace it)',
     '',
     '',
   ].join('\n');

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROCESS_TEST_TIMEOUT_MS } from '../helpers/cluster-processes.js';
 import { assertBuilt, CliProcess, runCli } from '../helpers/cli.js';
@@ -13,6 +15,7 @@ import { tempDir } from '../helpers/test-node.js';
  * 127.0.0.1-3.
  */
 
+const run = promisify(execFile);
 let root: string;
 let demo: CliProcess;
 const ADDRESSES = ['127.0.0.4', '127.0.0.5', '127.0.0.6'];
@@ -42,7 +45,7 @@ describe('npm start', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   });
 
   it('has its two call bridges on different nodes exchange messages through the leader', async () => {
-    expect(demo.stdout).toContain('cb2.example.test connected to cb3');
+    expect(demo.stdout).toMatch(/cb2\.example\.test connected to cb3 \(127\.0\.0\.6:5222\), found by SRV/);
     expect(demo.stdout).toContain('cb1.example.test connected to cb2');
     await demo.waitForOutput(/answered 2 of/, 20_000);
   });
@@ -53,6 +56,14 @@ describe('npm start', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain('List of peers\n127.0.0.4:5222 (Leader)\n127.0.0.5:5222\n127.0.0.6:5222\n');
     }
+  });
+
+  it('serves the cluster in DNS: the dig line the banner prints lists every node', async () => {
+    const line = /^DNS \(every node's health-aware responder\): (dig .+)$/m.exec(demo.stdout)?.[1];
+    expect(line).toBe('dig @127.0.0.4 -p 5300 SRV _xmpp-component._tcp.example.test');
+    const { stdout } = await run('dig', [...line!.split(' ').slice(1), '+short', '+norecurse']);
+    expect(stdout.trim().split('\n').sort()).toEqual(['0 0 5222 cb3.example.test.', '10 0 5222 cb1.example.test.', '10 0 5222 cb2.example.test.']);
+    expect(demo.stdout).toMatch(/^A call bridge found by SRV: node dist\/src\/cli\.js bridge --srv example\.test --dns 127\.0\.0\.4:5300 --name cb2 --secret [A-Za-z0-9]{20} --domain example\.test$/m);
   });
 
   it('keeps the call bridges talking after kill -9 of the leader, as the banner suggests', async () => {
