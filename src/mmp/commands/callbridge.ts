@@ -58,7 +58,8 @@ export function callbridgeCommands({ node }: { node: XmppNode }): CommandSpec[] 
         const domain = node.settings().domain;
         // In a cluster: linearizable through the leader, or labelled stale without a quorum.
         const { callbridges: list, stale } = await node.configuration().readCallbridges();
-        if (ctx.json) return json(list.map((c) => ({ callbridge: c.name, domain, secret: c.secret })));
+        // ours: a stale list marks each entry, so a script sees it without a second line.
+        if (ctx.json) return json(list.map((c) => ({ callbridge: c.name, domain, secret: c.secret, ...(stale ? { stale: true } : {}) })));
         const warning = stale ? `\n${STALE_WARNING}` : '';
         if (list.length === 0) return `No callbridges configured.${warning}`;
         return (
