@@ -5,6 +5,7 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js
 import { Redialer } from './redialer.js';
 import { PeerConnection, type ClosedBy, type ConnectionHandler } from './peer-connection.js';
 import { PeerLink } from './peer-link.js';
+import { noLongerTrusted } from './peer-recheck.js';
 import { certificateSubject, clientOptions, sameSecurity, serverContextOptions, verificationFailure, type PeerSecurity } from './peer-security.js';
 import { DEFAULT_MAX_FRAME_BYTES, formatEndpoint, TransportError, type FrameKind, type PeerEndpoint, type PeerHello, type PeerId, type Transport, type TransportEvents } from './transport.js';
 
@@ -154,6 +155,23 @@ export class TlsTransport implements Transport {
 
   connected(): PeerId[] {
     return [...this.links.keys()];
+  }
+
+  /**
+   * Checks every link's peer against the trust bundle as it is now (call it
+   * when the bundle changed): a peer it no longer trusts is logged as
+   * `peer_refused` and its link closed; the redial then fails at the handshake.
+   */
+  async recheckPeers(): Promise<void> {
+    const security = this.options.security();
+    for (const [id, link] of [...this.links]) {
+      const conn = link.conn;
+      if (!conn || conn.closed) continue;
+      const reason = await noLongerTrusted(conn.socket, security);
+      if (!reason || this.links.get(id)?.conn !== conn) continue;
+      this.log.warn({ event: 'peer_refused', remote: conn.address, peer: id, peerName: link.hello.name, ...certificateSubject(conn.socket), reason }, 'closing a cluster link: the trust bundle changed');
+      conn.destroy(reason);
+    }
   }
 
   on<E extends keyof TransportEvents>(event: E, handler: TransportEvents[E]): void {

@@ -89,6 +89,8 @@ export class ClusterRouting {
 
 export async function startClustering(options: ClusteringOptions): Promise<ClusterService> {
   const { node, log } = options;
+  let transport: TlsTransport | undefined;
+  let offTrust = (): void => undefined;
   const host: ClusterHost = {
     nodeId: node.identity.id,
     nodeName: node.name,
@@ -102,12 +104,18 @@ export async function startClustering(options: ClusteringOptions): Promise<Clust
     localConfiguration: () => node.local,
     useConfiguration: async (config) => {
       node.useConfiguration(config);
+      offTrust();
+      // A new bundle applies to the next handshake by itself; links already up are checked again now.
+      const off = config.onChange((change) => {
+        if (change.type === 'trust') void transport?.recheckPeers();
+      });
+      offTrust = () => void off();
       if (config.kind === 'local') options.routing?.standalone();
       else options.routing?.clustered();
     },
     disableClustering: () => node.setClusterEnabled(false),
     createTransport: async (trust) => {
-      const transport = new TlsTransport({
+      transport = new TlsTransport({
         self: { id: node.identity.id, name: node.name, endpoint: { host: options.address, port: options.clusterPort } },
         ...(options.clusterListenPort === undefined ? {} : { listen: { host: options.address, port: options.clusterListenPort } }),
         // Dial from our own address, so that the peer (or a proxy) sees which member calls.

@@ -145,6 +145,25 @@ describe('TlsTransport: trust and malformed peers', () => {
     await until(server, () => server.ups.length === 1, 'the link');
   });
 
+  it('closes a link whose peer the new trust bundle no longer vouches for (recheckPeers), logs it, and keeps links it still trusts', async () => {
+    let trust: 'stranger' | 'trusted' = 'trusted';
+    const a = await node('a', () => pki.security(pki.node, trust));
+    const b = await node('b', () => pki.security(pki.node));
+    a.t.setPeers(new Map([['b', b.t.self.endpoint]]));
+    await until(a, () => a.ups.length === 1 && b.ups.length === 1, 'the a–b link');
+    await a.t.recheckPeers();
+    expect(a.downs).toEqual([]);
+    await stillWorks(a, b);
+
+    trust = 'stranger';
+    await a.t.recheckPeers();
+    await until(a, () => a.downs.length === 1, 'the link closed');
+    const refused = a.log.find('peer_refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ peer: 'b', peerName: 'node-b', subject: expect.stringContaining('node-a') });
+    expect(String(refused[0]!.reason)).toMatch(/^no longer trusted by the cluster's bundle: /);
+  });
+
   it('links two insecure-lab nodes whose certificates nothing vouches for, still over TLS', async () => {
     const a = await node('a', () => pki.security(pki.rogue, 'insecure-lab'));
     const b = await node('b', () => pki.security(pki.misnamed, 'insecure-lab'));
