@@ -33,10 +33,10 @@ export function rehomeLines(f: DnsRehomeFigures): string[] {
     lines.push(`${label(r)}: samples ms: ${r.samplesMs.map((m) => fmt(m, 1)).join(' ')}`);
   }
   lines.push(
-    "resolvers: static, BIND alone; responder, the responders of all three nodes in node order (the dead one included; the bridge's answer is still fresh at the kill, so it moves to the next record it holds without asking again)",
+    "resolvers: static, BIND alone; responder, the responders of all three nodes in node order, the dead one included. A trial lasts under a second, inside either TTL, so at the kill the bridge moves to the next record of the answer it holds, without a lookup",
   );
   lines.push(
-    `duplicates: ${rows.map((r) => `${r.duplicated} ${label(r)} (${r.redelivered} of them delivered by the dying node, then again by the new one)`).join(', ')}; ` +
+    `duplicates: ${rows.map((r) => `${r.duplicated} ${label(r)}${duplicateKinds(r)}`).join(', ')}; ` +
       "a stanza the dying node had written to the bridge's socket, whose confirmation had not reached the leader, is delivered again: no server can tell it from a lost one",
   );
   const bounced = rows.reduce((s, r) => s + r.bounced, 0);
@@ -46,9 +46,16 @@ export function rehomeLines(f: DnsRehomeFigures): string[] {
   return lines;
 }
 
+/** Where the duplicates came from: the new node again after the dying one, or anything else (which would be a bug). */
+function duplicateKinds(r: RehomeFigures): string {
+  if (r.duplicated === 0) return '';
+  const others = r.duplicated - r.redelivered;
+  return ` (${r.redelivered} delivered by the dying node, then again by the new one${others > 0 ? `; ${others} twice by the same node` : ''})`;
+}
+
 export function throughputTitle(f: ThroughputFigures): string {
   const where = !f.pinned ? 'not pinned (no taskset)' : f.fallback ? 'each server pinned to core 0, the load not pinned' : 'each server pinned to core 0, the load to core 1';
-  return `DNS responder throughput over UDP: ${f.tool}, ${f.seconds} s each, ${f.outstanding} queries in flight, round robin over ${f.queries.length} questions (${f.queries.map((q) => q.split(' ')[1]).join(', ')}) of one three-member zone; ${where}`;
+  return `DNS responder throughput over UDP: ${f.tool}, median of ${f.runs} runs of ${f.seconds} s each (alternating), ${f.outstanding} queries in flight, round robin over ${f.queries.length} questions (${f.queries.map((q) => q.split(' ')[1]).join(', ')}) of one three-member zone; ${where}`;
 }
 
 export function throughputLines(f: ThroughputFigures): string[] {
@@ -67,6 +74,7 @@ export function throughputLines(f: ThroughputFigures): string[] {
     Object.entries(r.load.rcodes).map(([k, v]) => `${k} ${fmt(v)}`).join(' '),
   ];
   lines.push(...table([head, row(ours), row(f.bind)]), '');
+  lines.push(`queries/s of every run: ours ${ours.allQps.map((q) => fmt(q)).join(' ')}; BIND ${f.bind.allQps.map((q) => fmt(q)).join(' ')}`);
   lines.push(`ours / BIND: ${fmt(ours.load.qps / f.bind.load.qps, 2)} of its queries per second, ${fmt(ours.cpuUsPerQuery / f.bind.cpuUsPerQuery, 1)}x its CPU per query; latency is at saturation (${f.outstanding} in flight), mostly queueing`);
   lines.push(`ours is the DnsResponder class a node runs, alone in a child process with its per-address rate limit lifted (the load comes from one address); the node's own responder keeps the limit, below`);
   const l = f.limited;

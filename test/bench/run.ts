@@ -143,6 +143,7 @@ async function etcdBench(): Promise<void> {
 
 const REHOME_TRIALS = Number(process.env.BENCH_REHOME_TRIALS ?? 10);
 const DNSPERF_SECONDS = Number(process.env.BENCH_DNSPERF_SECONDS ?? 5);
+const DNSPERF_RUNS = Number(process.env.BENCH_DNSPERF_RUNS ?? 3);
 const DNS_LIMIT_SECONDS = Number(process.env.BENCH_DNS_LIMIT_SECONDS ?? 3);
 const DNS_LIMIT_QPS = Number(process.env.BENCH_DNS_LIMIT_QPS ?? 2000);
 
@@ -154,7 +155,7 @@ async function dnsBench(): Promise<void> {
   console.log(`\n${report.rehomeTitle(REHOME_TRIALS)}`);
   const rehome = await runDnsRehomeBench({ trials: REHOME_TRIALS, secret: SECRET });
   for (const line of report.rehomeLines(rehome)) console.log(line);
-  const throughput = await runDnsThroughputBench({ seconds: DNSPERF_SECONDS, limitSeconds: DNS_LIMIT_SECONDS, limitQps: DNS_LIMIT_QPS });
+  const throughput = await runDnsThroughputBench({ seconds: DNSPERF_SECONDS, runs: DNSPERF_RUNS, limitSeconds: DNS_LIMIT_SECONDS, limitQps: DNS_LIMIT_QPS });
   console.log(`\n${report.throughputTitle(throughput)}`);
   for (const line of report.throughputLines(throughput)) console.log(line);
 }
