@@ -50,7 +50,7 @@ export function rehomeLines(f: DnsRehomeFigures): string[] {
 function duplicateKinds(r: RehomeFigures): string {
   if (r.duplicated === 0) return '';
   const others = r.duplicated - r.redelivered;
-  return ` (${r.redelivered} delivered by the dying node, then again by the new one${others > 0 ? `; ${others} twice by the same node` : ''})`;
+  return ` (${r.redelivered} delivered by the dying node, then again by the new one${others > 0 ? `; ${others} otherwise, not explained by the move` : ''})`;
 }
 
 export function throughputTitle(f: ThroughputFigures): string {
