@@ -1,11 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { closeSync, copyFileSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runOnStartingNode } from '../../src/process/demo-nodes.js';
 import { dataDirLayout } from '../../src/node/data-dir.js';
+import { dig } from '../helpers/bind-server.js';
 
 /**
  * The benchmark's three-node cluster: `xmpp-cluster node` processes on
@@ -38,6 +41,8 @@ export interface NodeStatus {
 
 export class BenchClusterNode {
   child: ChildProcess | undefined;
+  /** Where its DNS responder listens (on `address`), once BenchCluster#enableDns ran. */
+  dnsPort: number | undefined;
 
   constructor(
     readonly name: string,
@@ -102,6 +107,17 @@ export class BenchClusterNode {
     const state = /^State: (\S+)/m.exec(text)?.[1] ?? 'unknown';
     const leader = /^(\d+\.\d+\.\d+\.\d+):\d+ \(Leader\)$/m.exec(text)?.[1];
     return { state, leader };
+  }
+
+  /** Waits (bounded) until the node's responder answers the domain's SOA over UDP. */
+  async answersDns(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const soa = await dig(this.address, this.dnsPort!, ['+norecurse', '+short', '+time=1', '+tries=1', 'SOA', DOMAIN]).catch((e: Error) => e.message);
+      if (/^\S+\.\s+\S+\.\s+\d+/m.test(soa)) return;
+      if (Date.now() > deadline) throw new BenchClusterError(`${this.name}'s DNS responder at ${this.address}:${this.dnsPort} does not answer: ${soa}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   logTail(lines = 15): string {
@@ -177,6 +193,24 @@ export class BenchCluster {
     }
   }
 
+  /**
+   * Every node's health-aware DNS responder on its own address at `port`
+   * (`xmpp dns listen`, per node), then `xmpp dns enable` (cluster-wide);
+   * resolves once every node answers the zone's SOA there. Both settings
+   * are kept in the data directories, so a restarted node resumes it.
+   * Without `port`, one free for UDP and TCP on every node's address.
+   */
+  async enableDns(port?: number, timeoutMs = 15_000): Promise<number> {
+    port ??= await freeDnsPort(this.nodes.map((n) => n.address));
+    for (const n of this.nodes) await n.run(`xmpp dns listen ${n.address}:${port}`);
+    await this.nodes[0]!.run('xmpp dns enable');
+    for (const n of this.nodes) {
+      n.dnsPort = port;
+      await n.answersDns(timeoutMs);
+    }
+    return port;
+  }
+
   pids(): number[] {
     return this.nodes.filter((n) => n.running).map((n) => n.pid);
   }
@@ -185,4 +219,28 @@ export class BenchCluster {
     await Promise.all(this.nodes.map((n) => n.stop()));
     if (!process.env.BENCH_KEEP_LOGS) rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** A port in the benchmark's 30000-39999 that UDP and TCP can both bind on every address right now. */
+async function freeDnsPort(addresses: string[]): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 30_000 + Math.floor(Math.random() * 10_000);
+    const free = await Promise.all(addresses.map((a) => portFree(a, port)));
+    if (free.every(Boolean)) return port;
+  }
+  throw new BenchClusterError(`no port free for UDP and TCP on ${addresses.join(', ')}`);
+}
+
+async function portFree(address: string, port: number): Promise<boolean> {
+  const tcp = await new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host: address, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+  if (!tcp) return false;
+  return new Promise<boolean>((resolve) => {
+    const socket = createSocket('udp4');
+    socket.once('error', () => resolve(false));
+    socket.bind({ address, port, exclusive: true }, () => socket.close(() => resolve(true)));
+  });
 }

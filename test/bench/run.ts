@@ -9,7 +9,9 @@ import { PINNED, prosodyInstalled, startOurNode, startProsody, startRelay, type 
  * ping-pong, through our node, a plain TCP relay (the physical limit) and
  * Prosody when it is installed. Then the Raft election simulation, the
  * cluster path beside one node, and our failover beside etcd's (kill -9 of
- * the leader) in one table.
+ * the leader) in one table. Then DNS SRV (issue 14): call bridges re-homed
+ * through a static zone and through our responders, and the responder's
+ * queries per second beside BIND's.
  */
 
 const STANZAS = Number(process.env.BENCH_STANZAS ?? 100_000);
@@ -139,7 +141,26 @@ async function etcdBench(): Promise<void> {
   console.log(`trials that needed a second election: ${rows.map((r) => `${r.extraTermTrials} of ${r.trials} ${r.config.split(' ')[0]}`).join(', ')}`);
 }
 
-// Sections: component, raft, cluster (path and our failover), failover (ours beside etcd's), etcd (etcd's alone). All of them by default, failover once.
+const REHOME_TRIALS = Number(process.env.BENCH_REHOME_TRIALS ?? 10);
+const DNSPERF_SECONDS = Number(process.env.BENCH_DNSPERF_SECONDS ?? 5);
+const DNSPERF_RUNS = Number(process.env.BENCH_DNSPERF_RUNS ?? 3);
+const DNS_LIMIT_SECONDS = Number(process.env.BENCH_DNS_LIMIT_SECONDS ?? 3);
+const DNS_LIMIT_QPS = Number(process.env.BENCH_DNS_LIMIT_QPS ?? 2000);
+
+/** Issue 14: call bridges re-homed by DNS SRV (static zone in BIND, and our responders), then the responder's throughput beside BIND's. */
+async function dnsBench(): Promise<void> {
+  const { runDnsRehomeBench } = await import('./dns-rehome.js');
+  const { runDnsThroughputBench } = await import('./dns-throughput.js');
+  const report = await import('./dns-report.js');
+  console.log(`\n${report.rehomeTitle(REHOME_TRIALS)}`);
+  const rehome = await runDnsRehomeBench({ trials: REHOME_TRIALS, secret: SECRET });
+  for (const line of report.rehomeLines(rehome)) console.log(line);
+  const throughput = await runDnsThroughputBench({ seconds: DNSPERF_SECONDS, runs: DNSPERF_RUNS, limitSeconds: DNS_LIMIT_SECONDS, limitQps: DNS_LIMIT_QPS });
+  console.log(`\n${report.throughputTitle(throughput)}`);
+  for (const line of report.throughputLines(throughput)) console.log(line);
+}
+
+// Sections: component, raft, cluster (path and our failover), failover (ours beside etcd's), etcd (etcd's alone), dns (issue 14). All of them by default (failover once), etcd alone only when asked.
 const only = process.argv[2];
 if (!only || only === 'component') await componentBench();
 if (!only || only === 'raft') await raftBench();
@@ -147,3 +168,4 @@ if (!only || only === 'cluster') await clusterPathBench();
 if (only === 'cluster') await failoverBench(false);
 if (!only || only === 'failover') await failoverBench(true);
 if (only === 'etcd') await etcdBench();
+if (!only || only === 'dns') await dnsBench();

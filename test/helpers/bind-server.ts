@@ -21,6 +21,8 @@ export interface BindServer {
   readonly port: number;
   /** `address:port`, as dns.Resolver#setServers and --dns take it. */
   readonly server: string;
+  /** named's process id (benchmarks read its CPU time and pin it to a core). */
+  readonly pid: number;
   /** What named wrote so far (it runs with -g: logs on stderr). */
   output(): string;
   /**
@@ -107,6 +109,7 @@ zone "${options.origin}" { type primary; file "${zoneFile}"; };
     address: options.address,
     port,
     server: `${options.address}:${port}`,
+    pid: child.pid!,
     output: () => output,
     reload: async (zoneText: string) => {
       const serial = soaSerial(zoneText, options.origin);
