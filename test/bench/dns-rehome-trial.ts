@@ -52,6 +52,8 @@ export interface TrialParties {
   home: BenchClusterNode;
   /** Logs for an error message. */
   tails: () => string;
+  /** Called at the kill (the responder trials watch the answers from there). */
+  onKill?: () => void;
 }
 
 const start = process.hrtime.bigint();
@@ -132,6 +134,7 @@ export async function rehomeTrial(p: TrialParties): Promise<RehomeTrial> {
     }, 1);
     await until(() => counts.size >= STEADY, 15_000, () => `steady traffic did not flow to ${p.home.name}: ${counts.size} of ${sentAt.length} delivered`);
     killAt = now();
+    p.onKill?.();
     await p.home.kill();
     await until(() => !Number.isNaN(firstAfterAt), NO_DELIVERY_MS, () => `${p.to} received nothing ${NO_DELIVERY_MS} ms after killing ${p.home.name} (dropped: ${!Number.isNaN(droppedAt)}, reconnected: ${landed || 'no'}); logs:\n${p.tails()}`);
     await sleep(AFTER_RESUME_MS);

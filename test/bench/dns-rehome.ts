@@ -2,6 +2,7 @@ import { SrvCallBridge } from '../../src/bridge/srv-call-bridge.js';
 import { COMPONENT_SERVICE } from '../../src/dns/zone.js';
 import { dig, startBind, type BindServer } from '../helpers/bind-server.js';
 import { BenchComponent } from './bench-component.js';
+import { watchTargetLeave } from './dns-health-probe.js';
 import { BenchCluster, BenchClusterError, type BenchClusterNode } from './bench-cluster.js';
 import { BENCH_DOMAIN, BIND_ADDRESS, benchZone, bindZoneText } from './dns-bench-zone.js';
 import { rehomeTrial, type RehomeTrial } from './dns-rehome-trial.js';
@@ -52,6 +53,8 @@ export interface DnsRehomeFigures {
   staticDns: RehomeFigures;
   responder: RehomeFigures;
   dnsPort: number;
+  /** Responder trials: ms from the kill until the killed member left each survivor's answers, the leader's and the other follower's. */
+  leftAnswers: { leader: number[]; follower: number[] };
 }
 
 const movingName = (kind: ResolverKind, trial: number) => `dns${kind[0]}${trial + 1}`;
@@ -69,6 +72,7 @@ export async function runDnsRehomeBench(options: { trials: number; secret: strin
     const leader = await cluster.settled(30_000);
     sender = { node: leader, component: await BenchComponent.connect(leader.componentPort, { address: `${SENDER}.${BENCH_DOMAIN}`, secret: options.secret }, leader.address) };
     const staticBind = bind;
+    const leftAnswers = { leader: [] as number[], follower: [] as number[] };
     const run = async (kind: ResolverKind): Promise<RehomeFigures> => {
       const trials: Array<RehomeTrial & { home: string }> = [];
       for (let t = 0; t < options.trials; t++) {
@@ -90,8 +94,16 @@ export async function runDnsRehomeBench(options: { trials: number; secret: strin
         try {
           const first = await moving.waitConnected(20_000);
           if (first.address !== home.address) throw new BenchClusterError(`${name} connected to ${first.address}, not to ${home.address} which its SRV records put first`);
-          const result = await rehomeTrial({ moving, sender: sender!.component, from: `${SENDER}.${BENCH_DOMAIN}`, to: `${name}.${BENCH_DOMAIN}`, home, tails: () => tails(cluster) });
+          const survivors = cluster.nodes.filter((n) => n !== home).map((n) => ({ name: n === lead ? 'leader' : 'follower', address: n.address, port: n.dnsPort! }));
+          let left: Promise<Record<string, number>> | undefined;
+          const onKill = kind === 'responder' ? () => void (left = watchTargetLeave(survivors, BENCH_DOMAIN, `${home.name}.${BENCH_DOMAIN}`)) : undefined;
+          const result = await rehomeTrial({ moving, sender: sender!.component, from: `${SENDER}.${BENCH_DOMAIN}`, to: `${name}.${BENCH_DOMAIN}`, home, tails: () => tails(cluster), onKill });
           trials.push({ ...result, home: home.name });
+          if (left) {
+            const times = await left;
+            leftAnswers.leader.push(times.leader!);
+            leftAnswers.follower.push(times.follower!);
+          }
         } finally {
           await moving.close();
         }
@@ -103,7 +115,7 @@ export async function runDnsRehomeBench(options: { trials: number; secret: strin
     };
     const staticDns = await run('static');
     const responder = await run('responder');
-    return { staticDns, responder, dnsPort };
+    return { staticDns, responder, dnsPort, leftAnswers };
   } finally {
     sender?.component.close();
     await bind?.stop();

@@ -1,5 +1,6 @@
 import type { DnsRehomeFigures, RehomeFigures } from './dns-rehome.js';
 import type { ThroughputFigures, ThroughputRow } from './dns-throughput.js';
+import { percentile } from './etcd-failover.js';
 
 /**
  * The printed form of the DNS benchmark (issue 14): the re-homing table with
@@ -32,6 +33,13 @@ export function rehomeLines(f: DnsRehomeFigures): string[] {
     lines.push(`${label(r)}: kill to the drop seen p50 ${fmt(r.dropP50Ms, 1)} ms, to the session on the new node p50 ${fmt(r.connectedP50Ms, 1)} ms; moves ${r.moves.join(' ')}`);
     lines.push(`${label(r)}: samples ms: ${r.samplesMs.map((m) => fmt(m, 1)).join(' ')}`);
   }
+  const spread = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return `p50 ${fmt(percentile(sorted, 50))} ms, max ${fmt(sorted.at(-1) ?? NaN)} ms`;
+  };
+  lines.push(
+    `responders stop serving the killed member (kill -9 to its SRV record gone, asked every 5 ms): the leader's ${spread(f.leftAnswers.leader)}, the other follower's ${spread(f.leftAnswers.follower)}`,
+  );
   lines.push(
     "resolvers: static, BIND alone; responder, the responders of all three nodes in node order, the dead one included. A trial lasts under a second, inside either TTL, so at the kill the bridge moves to the next record of the answer it holds, without a lookup",
   );
