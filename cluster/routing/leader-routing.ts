@@ -3,6 +3,7 @@ import type { RemoteRoutes, Route, RouterCounters } from '../../src/router/route
 import { answerServerStanza } from '../../src/router/server-domain.js';
 import type { StanzaErrorCondition } from '../../src/xmpp/errors.js';
 import type { PeerId } from '../transport/transport.js';
+import { stanzaText } from './binary-messages.js';
 import { DedupWindow } from './dedup-window.js';
 import { LeaderSessions, type Delivery, type Holding, type LeaderEntry } from './leader-sessions.js';
 import type { RoutingMessage, WireSession, WireTableEntry } from './routing-messages.js';
@@ -305,7 +306,7 @@ export class LeaderRouting {
     this.inFlight.add(keyOf(entry));
     const { stanza } = entry;
     // Unsent (the link just closed): it stays outstanding and goes again at peerDown or the next report.
-    this.ctx.send(holding.holder, { t: 'dlv', ...numbered, origin: entry.origin, epoch: entry.epoch, seq: entry.seq, to: address, sid: holding.sid, raw: stanza.raw });
+    this.ctx.send(holding.holder, { t: 'dlv', ...numbered, origin: entry.origin, epoch: entry.epoch, seq: entry.seq, to: address, sid: holding.sid, raw: stanzaText(stanza) });
   }
 
   private undeliverable(entry: LeaderEntry, key: string, condition: StanzaErrorCondition): void {
