@@ -132,38 +132,36 @@ export function decodeFwd(payload: Uint8Array): DecodedFwd {
   const frame = Buffer.from(payload);
   if (frame.length < FWD_FIXED) throw new BinaryMessageError(`fwd of ${frame.length} bytes, shorter than its fixed fields`);
   const attrCount = frame.readUInt32BE(10);
-  const spans = readTexts(frame, FWD_FIXED, 3 + 2 * attrCount, 'fwd');
+  const n = 3 + 2 * attrCount;
+  const textStart = readTexts(frame, FWD_FIXED, n, 'fwd');
   const name = NAMES[frame[1]!];
   if (name === undefined) throw new BinaryMessageError(`fwd stanza name code ${frame[1]} is not message, presence or iq`);
   const seq = count(frame.readDoubleBE(2), 'seq');
-  const epoch = spans[0]!;
-  const domain = spans[1]!;
-  const raw = spans[spans.length - 1]!;
-  const toDomain = frame.toString('utf8', domain.start, domain.end);
-  const stanza = new BinaryStanza(name, toDomain, frame.subarray(raw.start, raw.end), frame, FWD_FIXED + 8, domain.end, attrCount);
-  return { t: 'fwd', epoch: frame.toString('utf8', epoch.start, epoch.end), seq, stanza };
+  const epochEnd = textStart + frame.readUInt32BE(FWD_FIXED);
+  const domainEnd = epochEnd + frame.readUInt32BE(FWD_FIXED + 4);
+  const rawStart = frame.length - frame.readUInt32BE(FWD_FIXED + 4 * (n - 1));
+  const stanza = new BinaryStanza(name, frame.toString('utf8', epochEnd, domainEnd), frame.subarray(rawStart), frame, FWD_FIXED + 8, domainEnd, attrCount);
+  return { t: 'fwd', epoch: frame.toString('utf8', textStart, epochEnd), seq, stanza };
 }
 
 export function decodeDlv(payload: Uint8Array): DecodedDlv {
   const frame = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   if (frame.length < DLV_FIXED) throw new BinaryMessageError(`dlv of ${frame.length} bytes, shorter than its fixed fields`);
-  const [origin, epoch, to, raw] = readTexts(frame, DLV_FIXED, 4, 'dlv') as [Span, Span, Span, Span];
+  const originStart = readTexts(frame, DLV_FIXED, 4, 'dlv');
+  const epochStart = originStart + frame.readUInt32BE(DLV_FIXED);
+  const toStart = epochStart + frame.readUInt32BE(DLV_FIXED + 4);
+  const rawStart = toStart + frame.readUInt32BE(DLV_FIXED + 8);
   return {
     t: 'dlv',
     gen: count(frame.readDoubleBE(1), 'gen'),
     dseq: count(frame.readDoubleBE(9), 'dseq'),
     seq: count(frame.readDoubleBE(17), 'seq'),
     sid: count(frame.readDoubleBE(25), 'sid'),
-    origin: frame.toString('utf8', origin.start, origin.end),
-    epoch: frame.toString('utf8', epoch.start, epoch.end),
-    to: frame.toString('utf8', to.start, to.end),
-    raw: frame.toString('utf8', raw.start, raw.end),
+    origin: frame.toString('utf8', originStart, epochStart),
+    epoch: frame.toString('utf8', epochStart, toStart),
+    to: frame.toString('utf8', toStart, rawStart),
+    raw: frame.toString('utf8', rawStart, frame.length),
   };
-}
-
-interface Span {
-  readonly start: number;
-  readonly end: number;
 }
 
 /** fixed fields, then a u32 byte length per text, then the texts. */
@@ -188,23 +186,25 @@ function writeTexts(fixed: number, texts: readonly (string | Uint8Array)[]): Buf
   return out;
 }
 
-/** The spans of `n` texts after the fixed fields; they must fill the frame exactly and be UTF-8, each starting on a character. */
-function readTexts(frame: Buffer, fixed: number, n: number, what: string): Span[] {
+/**
+ * Checks the length table of `n` texts after the fixed fields: the texts
+ * must fill the frame exactly and be UTF-8, each starting on a character.
+ * Returns where the first text starts.
+ */
+function readTexts(frame: Buffer, fixed: number, n: number, what: string): number {
   const textStart = fixed + 4 * n;
   if (!Number.isSafeInteger(textStart) || textStart > frame.length) throw new BinaryMessageError(`${what}: a length table of ${n} entries does not fit in ${frame.length} bytes`);
-  const spans = new Array<Span>(n);
   let at = textStart;
   for (let i = 0; i < n; i++) {
     const len = frame.readUInt32BE(fixed + 4 * i);
     if (len > frame.length - at) throw new BinaryMessageError(`${what}: text ${i} of ${len} bytes runs past the frame`);
     // A continuation byte first: the text before ends inside a character.
     if (len > 0 && (frame[at]! & 0xc0) === 0x80) throw new BinaryMessageError(`${what}: text ${i} starts inside a UTF-8 character`);
-    spans[i] = { start: at, end: at + len };
     at += len;
   }
   if (at !== frame.length) throw new BinaryMessageError(`${what}: ${frame.length - at} bytes after the last text`);
   if (!isUtf8(frame.subarray(textStart))) throw new BinaryMessageError(`${what}: text is not UTF-8`);
-  return spans;
+  return textStart;
 }
 
 function count(v: number, key: string): number {
