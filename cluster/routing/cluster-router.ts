@@ -319,7 +319,7 @@ export class ClusterRouter implements Router {
       this.log.debug({ event: 'cluster_delivery_unheld', component: m.to }, 'delivery for a session that ended here; the leader sends it again');
       return;
     }
-    this.writer.write(local.route, m.raw, m.origin, m.epoch, m.seq, m.to);
+    this.writer.write(local.route, typeof m.raw === 'string' ? m.raw : Buffer.from(m.raw).toString('utf8'), m.origin, m.epoch, m.seq, m.to);
   }
 
   private settleLocal(epoch: string, seq: number): OriginEntry | undefined {

@@ -3,6 +3,7 @@ import type { RemoteRoutes, Route, RouterCounters } from '../../src/router/route
 import { answerServerStanza } from '../../src/router/server-domain.js';
 import type { StanzaErrorCondition } from '../../src/xmpp/errors.js';
 import type { PeerId } from '../transport/transport.js';
+import { stanzaText } from './binary-messages.js';
 import { DedupWindow } from './dedup-window.js';
 import { LeaderSessions, type Delivery, type Holding, type LeaderEntry } from './leader-sessions.js';
 import type { RoutingMessage, WireSession, WireTableEntry } from './routing-messages.js';
@@ -53,7 +54,7 @@ export class LeaderRouting {
   private readonly sessions = new LeaderSessions();
   private readonly waiting = new Map<string, Waiting>();
   /** Entries queued here or sent to a holder and not yet confirmed: a resent copy of one is ignored. */
-  private readonly inFlight = new Set<string>();
+  private readonly inFlight = new InFlight();
   /** Settled by this leader, so a resent copy is confirmed again, not routed again. */
   private readonly settled = new DedupWindow();
   private startupOver: boolean;
@@ -71,7 +72,7 @@ export class LeaderRouting {
   }
 
   forward(entry: LeaderEntry): void {
-    if (this.closed || this.inFlight.has(keyOf(entry))) return;
+    if (this.closed || this.inFlight.has(entry)) return;
     const { stanza } = entry;
     const domain = this.ctx.domain();
     const key = destinationKey(stanza.toDomain, domain);
@@ -142,9 +143,18 @@ export class LeaderRouting {
 
   dack(from: PeerId, gen: number, dseq: number): void {
     if (this.closed) return;
-    for (const d of this.sessions.confirmed(from, gen, dseq)) {
-      this.inFlight.delete(keyOf(d.entry));
-      this.settled.settle(d.entry.origin, d.entry.epoch, d.address, d.entry.seq);
+    const done = this.sessions.confirmed(from, gen, dseq);
+    // Settled keeps the highest number per (origin, epoch, address): a run of one pair needs one call.
+    let highest = 0;
+    for (let i = 0; i < done.length; i++) {
+      const { entry, address } = done[i]!;
+      this.inFlight.delete(entry);
+      highest = Math.max(highest, entry.seq);
+      const next = done[i + 1];
+      if (next === undefined || next.address !== address || next.entry.epoch !== entry.epoch || next.entry.origin !== entry.origin) {
+        this.settled.settle(entry.origin, entry.epoch, address, highest);
+        highest = 0;
+      }
     }
   }
 
@@ -223,7 +233,7 @@ export class LeaderRouting {
 
   private enqueue(w: Waiting, entry: LeaderEntry): void {
     w.pending.push(entry);
-    this.inFlight.add(keyOf(entry));
+    this.inFlight.add(entry);
   }
 
   /** Unconfirmed deliveries go back to the front of their address's queue, oldest first. */
@@ -253,7 +263,7 @@ export class LeaderRouting {
       clearTimeout(w.timer);
       this.waiting.delete(address);
       for (const entry of w.pending) {
-        this.inFlight.delete(keyOf(entry));
+        this.inFlight.delete(entry);
         this.deliver(entry, address, holding);
       }
       return;
@@ -278,7 +288,7 @@ export class LeaderRouting {
     this.waiting.delete(address);
     if (w.pending.length > 0) this.ctx.log.info({ event: 'grace_expired', component: address, stanzas: w.pending.length }, 'held stanzas bounced: the call bridge did not come back');
     for (const entry of w.pending) {
-      this.inFlight.delete(keyOf(entry));
+      this.inFlight.delete(entry);
       this.undeliverable(entry, address, 'service-unavailable');
     }
   }
@@ -302,10 +312,10 @@ export class LeaderRouting {
     }
     const numbered = this.sessions.record(holding.holder, { entry, address });
     if (numbered === undefined) throw new Error(`invariant: ${holding.holder} holds ${address} without a report`);
-    this.inFlight.add(keyOf(entry));
+    this.inFlight.add(entry);
     const { stanza } = entry;
     // Unsent (the link just closed): it stays outstanding and goes again at peerDown or the next report.
-    this.ctx.send(holding.holder, { t: 'dlv', ...numbered, origin: entry.origin, epoch: entry.epoch, seq: entry.seq, to: address, sid: holding.sid, raw: stanza.raw });
+    this.ctx.send(holding.holder, { t: 'dlv', ...numbered, origin: entry.origin, epoch: entry.epoch, seq: entry.seq, to: address, sid: holding.sid, raw: stanzaText(stanza) });
   }
 
   private undeliverable(entry: LeaderEntry, key: string, condition: StanzaErrorCondition): void {
@@ -323,8 +333,36 @@ export class LeaderRouting {
   }
 }
 
-function keyOf(e: LeaderEntry): string {
-  return `${e.origin}\n${e.epoch}\n${e.seq}`;
+/** (origin, epoch, seq) of entries, without building a key string per stanza. */
+class InFlight {
+  private readonly byOrigin = new Map<PeerId, Map<string, Set<number>>>();
+
+  has(e: LeaderEntry): boolean {
+    return this.byOrigin.get(e.origin)?.get(e.epoch)?.has(e.seq) ?? false;
+  }
+
+  add(e: LeaderEntry): void {
+    let epochs = this.byOrigin.get(e.origin);
+    if (epochs === undefined) {
+      epochs = new Map();
+      this.byOrigin.set(e.origin, epochs);
+    }
+    let seqs = epochs.get(e.epoch);
+    if (seqs === undefined) {
+      seqs = new Set();
+      epochs.set(e.epoch, seqs);
+    }
+    seqs.add(e.seq);
+  }
+
+  delete(e: LeaderEntry): void {
+    const epochs = this.byOrigin.get(e.origin);
+    const seqs = epochs?.get(e.epoch);
+    if (seqs === undefined || !seqs.delete(e.seq) || seqs.size > 0) return;
+    // Nothing left of that incarnation: forget it, so old epochs do not pile up.
+    epochs!.delete(e.epoch);
+    if (epochs!.size === 0) this.byOrigin.delete(e.origin);
+  }
 }
 
 function unrefTimer(fn: () => void, ms: number): NodeJS.Timeout {

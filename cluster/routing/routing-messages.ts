@@ -1,10 +1,13 @@
 import type { PeerId } from '../transport/transport.js';
 import type { StanzaName } from '../../src/router/router.js';
+import { BinaryMessageError, decodeDlv, decodeFwd, DLV_TAG, encodeDlv, encodeFwd, FWD_TAG } from './binary-messages.js';
 
 /**
  * The cluster router's own messages, each one `stanza` frame on the peer
  * link: JSON, checked field by field on the way in, so a peer that speaks
  * another version (or a corrupted frame) costs one log line, never a crash.
+ * The two messages of every stanza, `fwd` and `dlv`, go in the binary form
+ * of binary-messages.ts; the first byte tells it from JSON's `{`.
  *
  * Names: the *origin* is the member whose call bridge sent a stanza, the
  * *leader* routes it, the *holder* is the member holding the destination's
@@ -51,7 +54,8 @@ export type RoutingMessage =
       readonly seq: number;
       readonly to: string;
       readonly sid: number;
-      readonly raw: string;
+      /** Decoded, a string; the leader sends the bytes it was forwarded. */
+      readonly raw: string | Uint8Array;
     }
   /** Holder or leader → origin: these stanzas are settled (written, dropped, or handed to a remote route). */
   | { readonly t: 'ack'; readonly epoch: string; readonly seqs: readonly number[] }
@@ -80,11 +84,27 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeRoutingMessage(message: RoutingMessage): Uint8Array {
-  return encoder.encode(JSON.stringify(message));
+  switch (message.t) {
+    case 'fwd':
+      return encodeFwd(message.epoch, message.seq, message.stanza);
+    case 'dlv':
+      return encodeDlv(message.gen, message.dseq, message.origin, message.epoch, message.seq, message.to, message.sid, message.raw);
+    default:
+      return encoder.encode(JSON.stringify(message));
+  }
 }
 
 /** The message in a frame; throws RoutingMessageError naming what is wrong. */
 export function decodeRoutingMessage(payload: Uint8Array): RoutingMessage {
+  const tag = payload[0];
+  if (tag === FWD_TAG || tag === DLV_TAG) {
+    try {
+      return tag === FWD_TAG ? decodeFwd(payload) : decodeDlv(payload);
+    } catch (err) {
+      if (err instanceof BinaryMessageError) throw new RoutingMessageError(err.message);
+      throw err;
+    }
+  }
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(payload));

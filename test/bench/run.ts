@@ -165,7 +165,8 @@ const only = process.argv[2];
 if (!only || only === 'component') await componentBench();
 if (!only || only === 'raft') await raftBench();
 if (!only || only === 'cluster') await clusterPathBench();
-if (only === 'cluster') await failoverBench(false);
+// BENCH_FAILOVER_TRIALS=0: the cluster path alone.
+if (only === 'cluster' && TRIALS > 0) await failoverBench(false);
 if (!only || only === 'failover') await failoverBench(true);
 if (only === 'etcd') await etcdBench();
 if (!only || only === 'dns') await dnsBench();

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { ClusterRouter, type ClusterRouterOptions } from '../../../cluster/routing/cluster-router.js';
+import { decodeRoutingMessage, type RoutingMessage } from '../../../cluster/routing/routing-messages.js';
 import { MemoryNetwork, type MemoryTransport } from '../../../cluster/transport/memory-transport.js';
 import type { PeerEndpoint, PeerId } from '../../../cluster/transport/transport.js';
 import type { Stanza } from '../../../src/router/router.js';
@@ -174,10 +175,10 @@ export function describeReceived(route: WatchedRoute): () => string {
 }
 
 /** Runs `fn` once, right after `on` has handled the first routing message that matches. */
-export function afterFrame(cl: RoutingCluster, on: string, matches: (text: string) => boolean, fn: () => void): void {
+export function afterFrame(cl: RoutingCluster, on: string, matches: (m: RoutingMessage) => boolean, fn: () => void): void {
   let done = false;
-  cl.member(on).transport.on('frame', (_from, _kind, payload) => {
-    if (done || !matches(new TextDecoder().decode(payload))) return;
+  cl.member(on).transport.on('frame', (_from, kind, payload) => {
+    if (done || kind !== 'stanza' || !matches(decodeRoutingMessage(payload))) return;
     done = true;
     fn();
   });

@@ -21,9 +21,16 @@ function frame(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
+/** A decoded message with its stanza's lazy fields read, to compare with what was sent. */
+function plain(m: RoutingMessage): unknown {
+  if (m.t !== 'fwd') return m;
+  const { name, attrs, raw, toDomain } = m.stanza;
+  return { ...m, stanza: { name, attrs: { ...attrs }, raw, toDomain } };
+}
+
 describe('routing messages', () => {
   it('come back as they were sent, every kind', () => {
-    for (const m of EVERY_KIND) expect(decodeRoutingMessage(encodeRoutingMessage(m))).toEqual(m);
+    for (const m of EVERY_KIND) expect(plain(decodeRoutingMessage(encodeRoutingMessage(m)))).toEqual(m);
   });
 
   it.each([
