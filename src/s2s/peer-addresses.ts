@@ -102,7 +102,7 @@ export interface PeerLookupOptions {
   readonly random?: RandomFloat;
 }
 
-/** The addresses an outgoing stream to `domain` tries, in order. Never rejects. */
+/** The addresses an outgoing stream to `domain` tries, in order. DNS failures are results (`failure`, `steps`), never rejections. */
 export async function peerAddresses(domain: string, options: PeerLookupOptions): Promise<PeerAddresses> {
   const d = normalizeDomain(domain) ?? domain.toLowerCase().replace(/\.$/, '');
   const random = options.random ?? Math.random;
