@@ -48,6 +48,13 @@ export type StanzaErrorCondition =
   | 'recipient-unavailable'
   | 'redirect'
   | 'registration-required'
+  /**
+   * Not an RFC 6120 §8.3.3 stanza condition but the §4.9.3.15 stream one:
+   * federation.md ("Errors on the wire") bounces stanzas queued for a peer
+   * whose TLS or authentication failed with it, to tell that apart from a
+   * peer that never answered (remote-server-not-found).
+   */
+  | 'remote-connection-failed'
   | 'remote-server-not-found'
   | 'remote-server-timeout'
   | 'resource-constraint'
@@ -76,6 +83,7 @@ const DEFAULT_TYPE: Record<StanzaErrorCondition, StanzaErrorType> = {
   'recipient-unavailable': 'wait',
   redirect: 'modify',
   'registration-required': 'auth',
+  'remote-connection-failed': 'cancel',
   'remote-server-not-found': 'cancel',
   'remote-server-timeout': 'wait',
   'resource-constraint': 'wait',
