@@ -198,7 +198,7 @@ async function freePort(address: string): Promise<number> {
  * changes no route (127/8 is local already), and another test's named may be
  * listening on it.
  */
-async function ensureLoopbackAddress(address: string): Promise<void> {
+export async function ensureLoopbackAddress(address: string): Promise<void> {
   const { stdout } = await run('ip', ['-4', '-o', 'addr', 'show', 'dev', 'lo']);
   if (new RegExp(`inet ${address.replace(/\./g, '\\.')}/`).test(stdout)) return;
   try {

@@ -1,0 +1,131 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CallBridge } from '../../src/bridge/call-bridge.js';
+import { nextEvent } from '../helpers/bridges.js';
+import { startFederationDns, type FederationDns } from '../helpers/federation-dns.js';
+import { issueServerCertificate, makeFederationCa, type FederationCa } from '../helpers/federation-pki.js';
+import { startProsody, type ProsodyServer, type ProsodyS2s } from '../helpers/prosody-server.js';
+
+/**
+ * Two real Prosody 0.12 servers federate over a real s2s stream, each finding
+ * the other through a real BIND: the harness the s2s tests stand on, proven
+ * before any s2s code of ours exists. An XEP-0114 component on each side
+ * (xmpp.js, our CallBridge) sends across.
+ */
+
+// This file's addresses (the helpers' brief: 127.0.4.1-30): named, other.test, fourth.test.
+const DNS = '127.0.4.1';
+const A = { domain: 'other.test', address: '127.0.4.2' };
+const B = { domain: 'fourth.test', address: '127.0.4.3' };
+const SECRET = 'component-secret-0123456789';
+
+let dir: string;
+let ca: FederationCa;
+let dns: FederationDns;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'federation-peers-'));
+  ca = await makeFederationCa(dir);
+  dns = await startFederationDns({
+    address: DNS,
+    entries: [A, B].flatMap((p) => [
+      { domain: p.domain, address: p.address },
+      { domain: `cb.${p.domain}`, address: p.address },
+    ]),
+  });
+});
+
+afterAll(async () => {
+  await dns?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function tlsFor(domain: string): Promise<ProsodyS2s['tls']> {
+  const cert = await issueServerCertificate(ca, [domain, `cb.${domain}`]);
+  return { caFile: ca.certFile, certFile: cert.certFile, keyFile: cert.keyFile };
+}
+
+/** Starts both Prosodys with `s2s` settings, a component `cb` on each; runs `body`; stops everything. */
+async function withPair(s2s: (domain: string) => Promise<ProsodyS2s>, body: (a: Side, b: Side) => Promise<void>): Promise<void> {
+  const started: Array<ProsodyServer | CallBridge> = [];
+  try {
+    const [pa, pb] = await Promise.all(
+      [A, B].map(async (p) => {
+        const server = await startProsody({ ...p, components: [{ name: 'cb', secret: SECRET }], s2s: await s2s(p.domain), dns });
+        started.push(server);
+        return server;
+      }),
+    );
+    const [ca1, cb1] = await Promise.all(
+      [pa!, pb!].map(async (server) => {
+        const bridge = await CallBridge.connect({ name: 'cb', secret: SECRET, domain: server.domain, host: server.address, port: server.componentPort });
+        started.push(bridge);
+        return bridge;
+      }),
+    );
+    await body({ server: pa!, bridge: ca1! }, { server: pb!, bridge: cb1! }).catch((err: Error) => {
+      // The peers' own logs say why a stream did not come up: keep them with the failure.
+      for (const s of [pa!, pb!]) err.message += `\n--- ${s.domain} log (tail) ---\n${s.log().slice(-8000)}`;
+      throw err;
+    });
+  } finally {
+    for (const s of started.reverse()) {
+      if (s instanceof CallBridge) await s.close();
+      else await s.stop();
+    }
+  }
+}
+
+interface Side {
+  server: ProsodyServer;
+  bridge: CallBridge;
+}
+
+/** A message from a's component to b's, then b's answer back: both directions of s2s. */
+async function exchange(a: Side, b: Side): Promise<void> {
+  const there = nextEvent(b.bridge, 'message', 20_000);
+  await a.bridge.sendMessage(b.bridge.address, 'hello across s2s', 'm1');
+  const got = await there;
+  expect(got).toMatchObject({ from: a.bridge.address, to: b.bridge.address, body: 'hello across s2s', id: 'm1' });
+  const back = nextEvent(a.bridge, 'message', 20_000);
+  await b.bridge.sendMessage(a.bridge.address, 'and back', 'm2');
+  expect(await back).toMatchObject({ from: b.bridge.address, to: a.bridge.address, body: 'and back', id: 'm2' });
+}
+
+describe('Prosody ↔ Prosody over s2s, each finding the other through BIND', () => {
+  it('dialback over TLS: certificates from a CA neither trusts, so TLS encrypts and dialback authenticates', async () => {
+    await withPair(
+      async (domain) => {
+        const tls = await tlsFor(domain);
+        // The CA file named is one neither peer's leaf chains to: the certificate does not verify.
+        const other = await makeFederationCa(await mkdtemp(join(dir, 'untrusted-')), 'Not The CA');
+        return { requireEncryption: true, secureAuth: false, dialback: true, tls: { ...tls!, caFile: other.certFile } };
+      },
+      async (a, b) => {
+        await exchange(a, b);
+        expect(a.server.log()).toMatch(/dialback/i);
+      },
+    );
+  }, 60_000);
+
+  it('SASL EXTERNAL: both trust the test CA, and dialback is not even loaded', async () => {
+    await withPair(
+      async (domain) => ({ requireEncryption: true, secureAuth: true, dialback: false, tls: await tlsFor(domain) }),
+      async (a, b) => {
+        await exchange(a, b);
+        expect(a.server.log()).toMatch(/EXTERNAL/);
+      },
+    );
+  }, 60_000);
+
+  it('no TLS: plain streams with dialback where both allow it', async () => {
+    await withPair(
+      async () => ({ requireEncryption: false, secureAuth: false, dialback: true }),
+      async (a, b) => {
+        await exchange(a, b);
+      },
+    );
+  }, 60_000);
+});
