@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallBridge } from '../../src/bridge/call-bridge.js';
-import { nextEvent } from '../helpers/bridges.js';
+import { exchangeBothWays, withPeerLogs } from '../helpers/federation-exchange.js';
 import { startFederationDns, type FederationDns } from '../helpers/federation-dns.js';
 import { issueServerCertificate, makeFederationCa, type FederationCa } from '../helpers/federation-pki.js';
 import { startProsody, type ProsodyServer, type ProsodyS2s } from '../helpers/prosody-server.js';
@@ -65,11 +65,7 @@ async function withPair(s2s: (domain: string) => Promise<ProsodyS2s>, body: (a: 
         return bridge;
       }),
     );
-    await body({ server: pa!, bridge: ca1! }, { server: pb!, bridge: cb1! }).catch((err: Error) => {
-      // The peers' own logs say why a stream did not come up: keep them with the failure.
-      for (const s of [pa!, pb!]) err.message += `\n--- ${s.domain} log (tail) ---\n${s.log().slice(-8000)}`;
-      throw err;
-    });
+    await withPeerLogs([pa!, pb!], () => body({ server: pa!, bridge: ca1! }, { server: pb!, bridge: cb1! }));
   } finally {
     for (const s of started.reverse()) {
       if (s instanceof CallBridge) await s.close();
@@ -81,17 +77,6 @@ async function withPair(s2s: (domain: string) => Promise<ProsodyS2s>, body: (a: 
 interface Side {
   server: ProsodyServer;
   bridge: CallBridge;
-}
-
-/** A message from a's component to b's, then b's answer back: both directions of s2s. */
-async function exchange(a: Side, b: Side): Promise<void> {
-  const there = nextEvent(b.bridge, 'message', 20_000);
-  await a.bridge.sendMessage(b.bridge.address, 'hello across s2s', 'm1');
-  const got = await there;
-  expect(got).toMatchObject({ from: a.bridge.address, to: b.bridge.address, body: 'hello across s2s', id: 'm1' });
-  const back = nextEvent(a.bridge, 'message', 20_000);
-  await b.bridge.sendMessage(a.bridge.address, 'and back', 'm2');
-  expect(await back).toMatchObject({ from: b.bridge.address, to: a.bridge.address, body: 'and back', id: 'm2' });
 }
 
 /** What other.test's Prosody logged about its stream to fourth.test's component, both ways (debug lines of Prosody 0.12). */
@@ -117,7 +102,7 @@ describe('Prosody ↔ Prosody over s2s, each finding the other through BIND', ()
       // The CA file each peer is given is one neither leaf chains to: the certificates do not verify.
       async (domain) => ({ requireEncryption: true, secureAuth: false, dialback: true, tls: { ...(await tlsFor(domain))!, caFile: untrusted.certFile } }),
       async (a, b) => {
-        await exchange(a, b);
+        await exchangeBothWays(a.bridge, b.bridge);
         expect(streamLog(a)).toEqual({ found: true, encrypted: true, certValid: false, dialback: true, external: false });
       },
     );
@@ -127,7 +112,7 @@ describe('Prosody ↔ Prosody over s2s, each finding the other through BIND', ()
     await withPair(
       async (domain) => ({ requireEncryption: true, secureAuth: true, dialback: false, tls: await tlsFor(domain) }),
       async (a, b) => {
-        await exchange(a, b);
+        await exchangeBothWays(a.bridge, b.bridge);
         expect(streamLog(a)).toEqual({ found: true, encrypted: true, certValid: true, dialback: false, external: true });
       },
     );
@@ -137,7 +122,7 @@ describe('Prosody ↔ Prosody over s2s, each finding the other through BIND', ()
     await withPair(
       async () => ({ requireEncryption: false, secureAuth: false, dialback: true }),
       async (a, b) => {
-        await exchange(a, b);
+        await exchangeBothWays(a.bridge, b.bridge);
         expect(streamLog(a)).toEqual({ found: true, encrypted: false, certValid: false, dialback: true, external: false });
       },
     );

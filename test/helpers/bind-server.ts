@@ -38,6 +38,12 @@ export interface BindOptions {
   zoneText: string;
   /** A loopback address of this test's own range. */
   address: string;
+  /**
+   * A fixed port (53: for resolvers that cannot be given a port, such as
+   * glibc's, which reads only `nameserver <ip>` from resolv.conf); by default
+   * a free one.
+   */
+  port?: number;
   timeoutMs?: number;
 }
 
@@ -46,8 +52,8 @@ export async function startBind(options: BindOptions): Promise<BindServer> {
   const dir = await mkdtemp(join(tmpdir(), 'xmpp-cluster-named-'));
   let lastError: Error | undefined;
   // A free port can be taken between our probe and named's bind: try a few.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort(options.address);
+  for (let attempt = 0; attempt < (options.port ? 1 : 5); attempt++) {
+    const port = options.port ?? (await freePort(options.address));
     try {
       return await startOn(options, dir, port);
     } catch (err) {

@@ -29,10 +29,11 @@ export interface FederationDns extends BindServer {
   update(entries: FederationDnsEntry[]): Promise<void>;
 }
 
-export async function startFederationDns(options: { address: string; entries: FederationDnsEntry[]; origin?: string }): Promise<FederationDns> {
+/** `port`: a fixed port (53 where ejabberd resolves through it: ejabberd-server.ts says why); by default a free one. */
+export async function startFederationDns(options: { address: string; entries: FederationDnsEntry[]; origin?: string; port?: number }): Promise<FederationDns> {
   const origin = options.origin ?? 'test';
   let serial = 1;
-  const bind = await startBind({ origin, address: options.address, zoneText: federationZone(origin, options.entries, serial) });
+  const bind = await startBind({ origin, address: options.address, port: options.port, zoneText: federationZone(origin, options.entries, serial) });
   return {
     ...bind,
     origin,
