@@ -7,6 +7,7 @@ import { startEjabberd, type EjabberdS2s, type EjabberdServer } from '../helpers
 import { startFederationDns, type FederationDns } from '../helpers/federation-dns.js';
 import { exchangeBothWays, withPeerLogs } from '../helpers/federation-exchange.js';
 import { issueServerCertificate, makeFederationCa, type FederationCa } from '../helpers/federation-pki.js';
+import { ejabberdStreamFacts, prosodyStreamFacts } from '../helpers/peer-stream-log.js';
 import { startProsody, type ProsodyS2s, type ProsodyServer } from '../helpers/prosody-server.js';
 
 /**
@@ -71,11 +72,21 @@ async function withPeers(modes: Modes, body: (ej: { server: EjabberdServer; brid
   }
 }
 
+/** Both peers' accounts of their two streams, once both say the incoming one completed (ejabberd writes its log file a little late). */
+async function facts(ej: { server: EjabberdServer }, pr: { server: ProsodyServer }) {
+  await ej.server.waitForLog(/Accepted inbound s2s \S+ authentication cb\.other\.test -> cb\.third\.test/);
+  await ej.server.waitForLog(/Accepted outbound s2s \S+ authentication cb\.third\.test -> cb\.other\.test/);
+  await pr.server.waitForLog(/Incoming s2s connection cb\.third\.test->cb\.other\.test complete/);
+  return {
+    ejabberd: ejabberdStreamFacts(ej.server.log(), 'cb.third.test', 'cb.other.test'),
+    prosody: prosodyStreamFacts(pr.server.log(), 'cb.other.test', 'cb.third.test'),
+  };
+}
+
 describe('ejabberd ↔ Prosody over s2s, each finding the other through BIND', () => {
-  it('dialback over TLS', async () => {
+  it('dialback over TLS: certificates from a CA neither trusts, so TLS encrypts and dialback authenticates', async () => {
     const untrusted = await makeFederationCa(await mkdtemp(join(dir, 'untrusted-')), 'Not The CA');
-    const ejCert = await certFor(EJ.domain);
-    const prCert = await certFor(PR.domain);
+    const [ejCert, prCert] = await Promise.all([certFor(EJ.domain), certFor(PR.domain)]);
     await withPeers(
       {
         ejabberd: { starttls: 'required', dialback: true, tls: { caFile: untrusted.certFile, pemFile: ejCert.pemFile } },
@@ -83,7 +94,43 @@ describe('ejabberd ↔ Prosody over s2s, each finding the other through BIND', (
       },
       async (ej, pr) => {
         await exchangeBothWays(ej.bridge, pr.bridge);
-        expect(pr.server.log()).toContain('Stream encrypted');
+        expect(await facts(ej, pr)).toEqual({
+          ejabberd: { established: true, encrypted: true, outgoingAuth: 'dialback', incomingAuth: 'dialback' },
+          prosody: { established: true, foundBySrv: true, encrypted: true, outgoingAuth: 'dialback', incomingAuth: 'dialback' },
+        });
+      },
+    );
+  }, 60_000);
+
+  it('SASL EXTERNAL: both trust the test CA, and neither loads dialback', async () => {
+    const [ejCert, prCert] = await Promise.all([certFor(EJ.domain), certFor(PR.domain)]);
+    await withPeers(
+      {
+        ejabberd: { starttls: 'required', dialback: false, tls: { caFile: ca.certFile, pemFile: ejCert.pemFile } },
+        prosody: { requireEncryption: true, secureAuth: true, dialback: false, tls: { caFile: ca.certFile, certFile: prCert.certFile, keyFile: prCert.keyFile } },
+      },
+      async (ej, pr) => {
+        await exchangeBothWays(ej.bridge, pr.bridge);
+        expect(await facts(ej, pr)).toEqual({
+          ejabberd: { established: true, encrypted: true, outgoingAuth: 'EXTERNAL', incomingAuth: 'EXTERNAL' },
+          prosody: { established: true, foundBySrv: true, encrypted: true, outgoingAuth: 'EXTERNAL', incomingAuth: 'EXTERNAL' },
+        });
+      },
+    );
+  }, 60_000);
+
+  it('no TLS: plain streams with dialback where both allow it', async () => {
+    await withPeers(
+      {
+        ejabberd: { starttls: false, dialback: true },
+        prosody: { requireEncryption: false, secureAuth: false, dialback: true },
+      },
+      async (ej, pr) => {
+        await exchangeBothWays(ej.bridge, pr.bridge);
+        expect(await facts(ej, pr)).toEqual({
+          ejabberd: { established: true, encrypted: false, outgoingAuth: 'dialback', incomingAuth: 'dialback' },
+          prosody: { established: true, foundBySrv: true, encrypted: false, outgoingAuth: 'dialback', incomingAuth: 'dialback' },
+        });
       },
     );
   }, 60_000);

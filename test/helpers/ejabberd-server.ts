@@ -217,7 +217,7 @@ export function ejabberdConfig(c: ConfigInputs): string {
     // A test peer that does not answer fails in seconds, not ejabberd's default minutes.
     `s2s_dns_timeout: 5`,
     `s2s_dns_retries: 1`,
-    `outgoing_s2s_timeout: 10000`,
+    `outgoing_s2s_timeout: 10`,
     `s2s_max_retry_delay: 2`,
     `listen:`,
     `  -`,
