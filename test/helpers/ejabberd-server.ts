@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLoopbackAddress } from './bind-server.js';
-import { accepts, describePeer, freeTcpPort, spawnPeer, waitForLog, waitForPeer, type PeerProcess } from './peer-process.js';
+import { accepts, describePeer, freeTcpPort, PortTakenError, spawnPeer, waitForLog, waitForPeer, type PeerProcess } from './peer-process.js';
 
 /**
  * A real ejabberd 23.01 (Debian's) as a federation peer: one host, optional
@@ -90,7 +90,7 @@ export async function startEjabberd(options: EjabberdOptions): Promise<EjabberdS
       return await startIn(dir, options);
     } catch (err) {
       lastError = err as Error;
-      if (!/eaddrinuse/i.test(lastError.message)) break;
+      if (!(err instanceof PortTakenError) || err.port === (options.s2s?.port ?? 5269)) break;
     }
   }
   await rm(dir, { recursive: true, force: true });
@@ -147,7 +147,9 @@ async function startIn(dir: string, options: EjabberdOptions): Promise<EjabberdS
       `ejabberd ${options.domain}`,
       async () => {
         const log = peer.log();
-        if (/eaddrinuse/i.test(log)) throw new Error(`eaddrinuse\n${describePeer(peer)}`);
+        // ejabberd then stops with "Failed to start ejabberd application"; say which port rather than only "exited".
+        const taken = /Failed to open socket at \S+?:(\d+) for \S+: address already in use/.exec(log);
+        if (taken) throw new PortTakenError(Number(taken[1]), `ejabberd ${options.domain} could not listen on ${options.address}:${taken[1]}\n${describePeer(peer)}`);
         // "is started in the node", then one "Start accepting TCP connections at <ip>:<port>" per listener.
         if (!/ejabberd \S+ is started in the node/.test(log)) return false;
         for (const p of [s2sPort, ...(componentPort ? [componentPort] : [])]) {

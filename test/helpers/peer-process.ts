@@ -71,17 +71,41 @@ export async function waitForPeer(peer: PeerProcess, name: string, ready: () => 
   let gone: number | string | null | undefined;
   void peer.exited.then((code) => (gone = code ?? 'unknown'));
   for (;;) {
-    if (gone !== undefined) throw new Error(`${name} exited (${gone}) before it was ready\n${describePeer(peer)}`);
+    if (gone !== undefined) {
+      // One last look: the check may name the reason (a port taken) better than "exited".
+      await ready();
+      throw new Error(`${name} exited (${gone}) before it was ready\n${describePeer(peer)}`);
+    }
     if (await ready()) return;
     if (Date.now() > deadline) throw new Error(`${name} was not ready within ${timeoutMs} ms\n${describePeer(peer)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-/** The peer's output and the tail of its log, for a failure message. */
+/**
+ * The peer's error lines first (Prosody's `\terror\t`, ejabberd's `[error]`
+ * and `[critical]`: the reason is there, ahead of pages of debug lines), then
+ * the tails of its output and log, for a failure message.
+ */
 export function describePeer(peer: PeerProcess, tailChars = 6000): string {
   const log = peer.log();
-  return `--- output ---\n${peer.output().slice(-tailChars)}\n--- log (tail) ---\n${log.slice(-tailChars)}`;
+  const errors = log
+    .split('\n')
+    .filter((l) => /\terror\t|\[(error|critical)\]/.test(l))
+    .slice(0, 20)
+    .join('\n');
+  return `--- errors in the log ---\n${errors}\n--- output (tail) ---\n${peer.output().slice(-tailChars)}\n--- log (tail) ---\n${log.slice(-tailChars)}`;
+}
+
+/** A port the peer could not bind: startProsody/startEjabberd retry with fresh free ports unless it is the fixed s2s port. */
+export class PortTakenError extends Error {
+  constructor(
+    readonly port: number,
+    details: string,
+  ) {
+    super(`port ${port} is taken\n${details}`);
+    this.name = 'PortTakenError';
+  }
 }
 
 /** True once something accepts TCP connections on address:port (the connection is closed at once). */

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLoopbackAddress } from './bind-server.js';
-import { accepts, describePeer, freeTcpPort, spawnPeer, waitForLog, waitForPeer, type PeerProcess } from './peer-process.js';
+import { accepts, describePeer, freeTcpPort, PortTakenError, spawnPeer, waitForLog, waitForPeer, type PeerProcess } from './peer-process.js';
 
 /**
  * A real Prosody 0.12 (Debian's /usr/bin/prosody) as a federation peer: one
@@ -70,6 +70,7 @@ export interface ProsodyServer {
   readonly domain: string;
   readonly address: string;
   readonly s2sPort: number;
+  /** 0 when no components were asked for. */
   readonly componentPort: number;
   /** 0 when no users were asked for. */
   readonly c2sPort: number;
@@ -95,7 +96,7 @@ export async function startProsody(options: ProsodyOptions): Promise<ProsodyServ
       return await startIn(dir, options);
     } catch (err) {
       lastError = err as Error;
-      if (!/address already in use/i.test(lastError.message)) break;
+      if (!(err instanceof PortTakenError) || err.port === (options.s2s?.port ?? 5269)) break;
     }
   }
   await rm(dir, { recursive: true, force: true });
@@ -104,7 +105,8 @@ export async function startProsody(options: ProsodyOptions): Promise<ProsodyServ
 
 async function startIn(dir: string, options: ProsodyOptions): Promise<ProsodyServer> {
   const s2sPort = options.s2s?.port ?? 5269;
-  const componentPort = await freeTcpPort(options.address);
+  // Prosody opens component_ports only once a Component host exists.
+  const componentPort = options.components?.length ? await freeTcpPort(options.address) : 0;
   const c2sPort = options.users?.length ? await freeTcpPort(options.address) : 0;
   const configFile = join(dir, 'prosody.cfg.lua');
   const logFile = join(dir, 'prosody.log');
@@ -115,14 +117,16 @@ async function startIn(dir: string, options: ProsodyOptions): Promise<ProsodySer
   await rm(logFile, { force: true });
   const started = Date.now();
   const peer = spawnPeer({ name: 'prosody', command: PROSODY, args: ['-F', '--config', configFile], cwd: dir, logFile });
-  const ports = [s2sPort, componentPort, ...(c2sPort ? [c2sPort] : [])];
+  const ports = [s2sPort, ...(componentPort ? [componentPort] : []), ...(c2sPort ? [c2sPort] : [])];
   try {
     await waitForPeer(
       peer,
       `prosody ${options.domain}`,
       async () => {
         const log = peer.log();
-        if (/Failed to open server port|address already in use/i.test(log)) throw new Error(`address already in use\n${describePeer(peer)}`);
+        // portmanager logs the failure and Prosody runs on without that port.
+        const taken = /Failed to open server port (\d+)/.exec(log);
+        if (taken) throw new PortTakenError(Number(taken[1]), `prosody ${options.domain} could not listen on ${options.address}:${taken[1]}\n${describePeer(peer)}`);
         // "Activated service" lines come once a port is bound; the last host's modules load after them, before the loop runs.
         if (!ports.every((p) => log.includes(`:${p}`))) return false;
         for (const p of ports) if (!(await accepts(options.address, p))) return false;
@@ -189,7 +193,7 @@ export function prosodyConfig(c: ConfigInputs): string {
     `c2s_ports = ${list(c.c2sPort ? [c.c2sPort] : [])}`,
     `c2s_direct_tls_ports = { }`,
     `c2s_interfaces = ${list([c.address])}`,
-    `component_ports = ${list([c.componentPort])}`,
+    `component_ports = ${list(c.componentPort ? [c.componentPort] : [])}`,
     `component_interface = ${lua(c.address)}`,
     `http_ports = { }`,
     `https_ports = { }`,
