@@ -148,8 +148,9 @@ async function startIn(dir: string, options: EjabberdOptions): Promise<EjabberdS
       async () => {
         const log = peer.log();
         // ejabberd then stops with "Failed to start ejabberd application"; say which port rather than only "exited".
-        const taken = /Failed to open socket at \S+?:(\d+) for \S+: address already in use/.exec(log);
-        if (taken) throw new PortTakenError(Number(taken[1]), `ejabberd ${options.domain} could not listen on ${options.address}:${taken[1]}\n${describePeer(peer)}`);
+        // The log file may lag when the VM stops at once; the console (stdout) has the same lines.
+        const taken = /Failed to open socket at \S+?:(\d+) for \S+: address already in use/.exec(`${log}\n${peer.output()}`);
+        if (taken) throw new PortTakenError(Number(taken[1]), `ejabberd ${options.domain} could not listen on ${options.address}:${taken[1]} (${taken[0]})\n${describePeer(peer)}`);
         // "is started in the node", then one "Start accepting TCP connections at <ip>:<port>" per listener.
         if (!/ejabberd \S+ is started in the node/.test(log)) return false;
         for (const p of [s2sPort, ...(componentPort ? [componentPort] : [])]) {

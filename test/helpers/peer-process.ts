@@ -36,7 +36,8 @@ export function spawnPeer(spec: PeerSpawn): PeerProcess {
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   const exited = new Promise<number | string | null>((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? signal));
+    // 'close', not 'exit': it comes once stdout and stderr are drained too, so output() is complete.
+    child.on('close', (code, signal) => resolve(code ?? signal));
     child.on('error', (err) => {
       output += `\nspawn ${spec.command}: ${err.message}`;
       resolve(null);

@@ -125,8 +125,8 @@ async function startIn(dir: string, options: ProsodyOptions): Promise<ProsodySer
       async () => {
         const log = peer.log();
         // portmanager logs the failure and Prosody runs on without that port.
-        const taken = /Failed to open server port (\d+)/.exec(log);
-        if (taken) throw new PortTakenError(Number(taken[1]), `prosody ${options.domain} could not listen on ${options.address}:${taken[1]}\n${describePeer(peer)}`);
+        const taken = /Failed to open server port (\d+) on [^\n]*/.exec(log);
+        if (taken) throw new PortTakenError(Number(taken[1]), `prosody ${options.domain} could not listen on ${options.address}:${taken[1]} (${taken[0]})\n${describePeer(peer)}`);
         // "Activated service" lines come once a port is bound; the last host's modules load after them, before the loop runs.
         if (!ports.every((p) => log.includes(`:${p}`))) return false;
         for (const p of ports) if (!(await accepts(options.address, p))) return false;
