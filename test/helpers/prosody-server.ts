@@ -127,8 +127,8 @@ async function startIn(dir: string, options: ProsodyOptions): Promise<ProsodySer
         // portmanager logs the failure and Prosody runs on without that port.
         const taken = /Failed to open server port (\d+) on [^\n]*/.exec(log);
         if (taken) throw new PortTakenError(Number(taken[1]), `prosody ${options.domain} could not listen on ${options.address}:${taken[1]} (${taken[0]})\n${describePeer(peer)}`);
-        // "Activated service" lines come once a port is bound; the last host's modules load after them, before the loop runs.
-        if (!ports.every((p) => log.includes(`:${p}`))) return false;
+        // portmanager's "Activated service '<name>' on [<address>]:<port>" comes once a port is bound; then the port must answer.
+        if (!ports.every((p) => log.includes(`on [${options.address}]:${p}`))) return false;
         for (const p of ports) if (!(await accepts(options.address, p))) return false;
         return true;
       },
@@ -194,7 +194,7 @@ export function prosodyConfig(c: ConfigInputs): string {
     `c2s_direct_tls_ports = { }`,
     `c2s_interfaces = ${list([c.address])}`,
     `component_ports = ${list(c.componentPort ? [c.componentPort] : [])}`,
-    `component_interface = ${lua(c.address)}`,
+    `component_interfaces = ${list([c.address])}`,
     `http_ports = { }`,
     `https_ports = { }`,
     `modules_enabled = ${list(modules)}`,
