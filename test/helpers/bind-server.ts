@@ -40,6 +40,12 @@ export interface BindOptions {
   zoneText: string;
   /** A loopback address of this test's own range. */
   address: string;
+  /**
+   * A fixed port (53: for resolvers that cannot be given a port, such as
+   * glibc's, which reads only `nameserver <ip>` from resolv.conf); by default
+   * a free one.
+   */
+  port?: number;
   timeoutMs?: number;
 }
 
@@ -48,8 +54,8 @@ export async function startBind(options: BindOptions): Promise<BindServer> {
   const dir = await mkdtemp(join(tmpdir(), 'xmpp-cluster-named-'));
   let lastError: Error | undefined;
   // A free port can be taken between our probe and named's bind: try a few.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort(options.address);
+  for (let attempt = 0; attempt < (options.port ? 1 : 5); attempt++) {
+    const port = options.port ?? (await freePort(options.address));
     try {
       return await startOn(options, dir, port);
     } catch (err) {
@@ -201,7 +207,7 @@ async function freePort(address: string): Promise<number> {
  * changes no route (127/8 is local already), and another test's named may be
  * listening on it.
  */
-async function ensureLoopbackAddress(address: string): Promise<void> {
+export async function ensureLoopbackAddress(address: string): Promise<void> {
   const { stdout } = await run('ip', ['-4', '-o', 'addr', 'show', 'dev', 'lo']);
   if (new RegExp(`inet ${address.replace(/\./g, '\\.')}/`).test(stdout)) return;
   try {
