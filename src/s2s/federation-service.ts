@@ -71,6 +71,8 @@ export class FederationService implements RemoteRoutes {
   private readonly closeTimeoutMs: number;
   /** `${localDomain} ${remoteDomain}` → its route. */
   private readonly pairs = new Map<string, RemoteRoute>();
+  /** The same routes by remote domain: what arrives from a domain is a sign of life for each. */
+  private readonly byRemote = new Map<string, Set<RemoteRoute>>();
   private readonly incomingStreams = new Map<IncomingStream, IncomingEntry>();
   /** Our ping ids start with this, so a late pong for a replaced stream is still recognized and taken. */
   private readonly pingPrefix = `s2s-ping-${randomBytes(4).toString('hex')}-`;
@@ -130,6 +132,8 @@ export class FederationService implements RemoteRoutes {
     if (route === undefined) {
       route = new RemoteRoute(localDomain, remoteDomain, this.ctx);
       this.pairs.set(key, route);
+      const same = this.byRemote.get(remoteDomain) ?? new Set<RemoteRoute>();
+      this.byRemote.set(remoteDomain, same.add(route));
     }
     return route.offer(stanza);
   }
@@ -189,11 +193,15 @@ export class FederationService implements RemoteRoutes {
 
   // Incoming streams
   private authorized(stream: IncomingStream, domain: string): void {
+    if (this.closed) {
+      stream.close({ by: 'us', why: 'shutdown', error: new StreamError('system-shutdown', 'the server is shutting down') });
+      return;
+    }
     const config = this.env.config();
     const refusal = new StreamAdmission(config).refuses({ direction: 'incoming', domains: [domain], tls: stream.tls, auth: stream.auth });
-    if (this.closed || refusal !== undefined) {
+    if (refusal !== undefined) {
       // The listener checks policy before it authorizes; this is the second fence (and a race with a change).
-      this.closeIncoming(stream, refusal ?? { why: 'policy', domain, text: 'the server is shutting down' }, config.enabled, false);
+      this.closeIncoming(stream, refusal, config.enabled, this.incomingStreams.has(stream));
       return;
     }
     if (this.incomingStreams.has(stream)) return;
@@ -263,7 +271,7 @@ export class FederationService implements RemoteRoutes {
   }
 
   private heardFrom(domain: string): void {
-    for (const route of this.pairs.values()) if (route.remoteDomain === domain) route.heard();
+    for (const route of this.byRemote.get(domain) ?? []) route.heard();
   }
 
   // Bounces

@@ -7,7 +7,7 @@ import { OutboundQueue, queuedFromRaw, undelivered, type OutboundQueueLimits, ty
 import { SentWindow } from './sent-window.js';
 import { S2sConnectError, type OutgoingConnector, type OutgoingStream, type S2sCloseReason } from './server-streams.js';
 import type { StreamAdmission } from './stream-admission.js';
-import { pingStanza, type LivenessOptions } from './stream-liveness.js';
+import { DEFAULT_LIVENESS, pingStanza, type LivenessOptions } from './stream-liveness.js';
 import { StreamWatch, type Clock } from './stream-watch.js';
 
 /**
@@ -295,7 +295,7 @@ export class RemoteRoute implements Route {
 
   private dead(stream: OutgoingStream): void {
     if (this.stream !== stream) return;
-    const { idleBeforePingMs = 10_000, pingTimeoutMs = 20_000 } = this.ctx.liveness;
+    const { idleBeforePingMs, pingTimeoutMs } = { ...DEFAULT_LIVENESS, ...this.ctx.liveness };
     this.ctx.events.peerUnresponsive(stream, idleBeforePingMs + pingTimeoutMs);
     stream.close({ by: 'us', why: 'ping-timeout' });
   }
