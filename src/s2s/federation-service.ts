@@ -80,7 +80,7 @@ export class FederationService implements RemoteRoutes {
   private policyCache: { config: FederationConfig; policy: FederationPolicy } | undefined;
   private closed = false;
 
-  constructor(private readonly options: FederationServiceOptions) {
+  constructor(options: FederationServiceOptions) {
     this.env = options.env;
     this.log = options.env.log;
     this.events = new FederationEvents(this.log, options.env.nodeName);

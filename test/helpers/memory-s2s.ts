@@ -1,10 +1,7 @@
-import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../src/observability/logger.js';
-import type { HoldReason, Route, Stanza, StanzaName } from '../../src/router/router.js';
+import type { HoldReason, Stanza, StanzaName } from '../../src/router/router.js';
 import type { AttemptOutcome } from '../../src/s2s/connect-failure.js';
 import {
   S2sConnectError,
-  type FederationConfig,
   type IncomingHooks,
   type IncomingStream,
   type OutgoingConnector,
@@ -12,7 +9,6 @@ import {
   type OutgoingStream,
   type S2sAuth,
   type S2sCloseReason,
-  type S2sEnvironment,
 } from '../../src/s2s/server-streams.js';
 import type { Clock } from '../../src/s2s/stream-watch.js';
 import { NS_PING } from '../../src/xmpp/namespaces.js';
@@ -80,13 +76,6 @@ export function stanza(raw: string): Stanza {
   return { name: el.name as StanzaName, attrs, raw, toDomain: routingDomain(attrs.to ?? '') ?? '' };
 }
 
-export function message(from: string, to: string, id: string, extra: Record<string, string> = {}): string {
-  const head = Object.entries({ from, to, id, ...extra })
-    .map(([k, v]) => ` ${k}='${v}'`)
-    .join('');
-  return `<message${head}><body>hello ${id}</body></message>`;
-}
-
 /** Our XEP-0199 ping, if `raw` is one: its addresses and id. */
 export function asPing(raw: string): { from: string; to: string; id: string } | undefined {
   const el = parseStanza(raw);
@@ -97,67 +86,6 @@ export function asPing(raw: string): { from: string; to: string; id: string } | 
 /** A peer's answer to a ping (XEP-0199 §4.2). */
 export function pongFor(ping: { from: string; to: string; id: string }): string {
   return `<iq type='result' from='${ping.to}' to='${ping.from}' id='${ping.id}'/>`;
-}
-
-/** Pino lines written through the real logger (with its redaction), as text and parsed. */
-export class LogLines {
-  readonly raw: string[] = [];
-  readonly lines: Array<Record<string, unknown>> = [];
-  readonly logger: Logger;
-  constructor() {
-    const sink = new Writable({
-      write: (chunk, _enc, done) => {
-        const text = chunk.toString();
-        this.raw.push(text);
-        for (const line of text.split('\n').filter(Boolean)) this.lines.push(JSON.parse(line));
-        done();
-      },
-    });
-    this.logger = createLogger({ level: 'debug', destination: sink }).child({ module: 'XMPPFederation' });
-  }
-  events(name: string): Array<Record<string, unknown>> {
-    return this.lines.filter((l) => l.event === name);
-  }
-}
-
-export const DIALBACK_SECRET = 'sekrit-dialback-value-4f1e';
-
-export function federationConfig(patch: Partial<FederationConfig> = {}): FederationConfig {
-  return {
-    enabled: true,
-    dialbackSecret: DIALBACK_SECRET,
-    securityMode: 'optional',
-    clientCertsRequired: false,
-    saslExternal: { incoming: true, outgoing: true },
-    privacyMode: 'off',
-    allow: [],
-    deny: [],
-    routes: [],
-    ...patch,
-  };
-}
-
-/** An S2sEnvironment whose settings the test changes (a new object per change, as a replicated view). */
-export class MemoryEnvironment implements S2sEnvironment {
-  readonly nodeName = 'cb-node1';
-  readonly logs = new LogLines();
-  readonly log: Logger = this.logs.logger;
-  private current: FederationConfig;
-  constructor(patch: Partial<FederationConfig> = {}) {
-    this.current = federationConfig(patch);
-  }
-  config(): FederationConfig {
-    return this.current;
-  }
-  update(patch: Partial<FederationConfig>): void {
-    this.current = { ...this.current, ...patch };
-  }
-  credentials(): null {
-    return null;
-  }
-  domain(): string {
-    return 'example.test';
-  }
 }
 
 let streamSeq = 0;
@@ -454,39 +382,4 @@ export class MemoryS2s {
       else settle();
     });
   };
-}
-
-/** A local call bridge as the router sees it: records what it is given, with its own high-water and holds. */
-export class MemoryBridge implements Route {
-  readonly delivered: string[] = [];
-  readonly holds = new Set<HoldReason>();
-  highWater = Number.POSITIVE_INFINITY;
-  private drainWaiters: Array<() => void> = [];
-  constructor(readonly address: string) {}
-  deliver(raw: string): boolean {
-    this.delivered.push(raw);
-    return this.delivered.length < this.highWater;
-  }
-  replaced(): void {}
-  onDrained(callback: () => void): void {
-    this.drainWaiters.push(callback);
-  }
-  drain(): void {
-    this.highWater = Number.POSITIVE_INFINITY;
-    for (const cb of this.drainWaiters.splice(0)) cb();
-  }
-  hold(reason: HoldReason): void {
-    this.holds.add(reason);
-  }
-  release(reason: HoldReason): void {
-    this.holds.delete(reason);
-  }
-  /** The error condition of each stanza it was given, in order (undefined for a non-error). */
-  conditions(): Array<string | undefined> {
-    return this.delivered.map((raw) => {
-      const el = parseStanza(raw);
-      if (el.attrs.type !== 'error') return undefined;
-      return el.getChild('error')?.getChildElements()[0]?.name;
-    });
-  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { flush, message, pongFor } from '../helpers/memory-s2s.js';
-import { federation, ids, type Federation } from './federation-service-harness.js';
+import { flush, pongFor } from '../helpers/memory-s2s.js';
+import { federation, ids, type Federation, message } from './federation-service-harness.js';
 
 /**
  * A silent peer is noticed within 30 s by XEP-0199 pings and its stream

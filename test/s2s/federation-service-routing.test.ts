@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AttemptOutcome } from '../../src/s2s/connect-failure.js';
-import { flush, message } from '../helpers/memory-s2s.js';
-import { federation, ids } from './federation-service-harness.js';
+import { flush } from '../helpers/memory-s2s.js';
+import { federation, ids, message } from './federation-service-harness.js';
 
 /**
  * What a call bridge sees when it sends to a remote domain: stanzas wait for

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StreamError } from '../../src/xmpp/errors.js';
-import { DIALBACK_SECRET, flush, message, type MemoryIncomingStream, type MemoryOutgoingStream, type StreamShape } from '../helpers/memory-s2s.js';
-import { federation, ids, type Federation } from './federation-service-harness.js';
+import { flush, type MemoryIncomingStream, type MemoryOutgoingStream, type StreamShape } from '../helpers/memory-s2s.js';
+import { federation, ids, type Federation, DIALBACK_SECRET, message } from './federation-service-harness.js';
 
 /**
  * A settings change applies live and closes exactly the streams it affects
