@@ -130,12 +130,31 @@ export class FederationService implements RemoteRoutes {
     const key = `${localDomain} ${remoteDomain}`;
     let route = this.pairs.get(key);
     if (route === undefined) {
+      this.forgetIdleRoutes();
       route = new RemoteRoute(localDomain, remoteDomain, this.ctx);
       this.pairs.set(key, route);
       const same = this.byRemote.get(remoteDomain) ?? new Set<RemoteRoute>();
       this.byRemote.set(remoteDomain, same.add(route));
     }
     return route.offer(stanza);
+  }
+
+  /**
+   * Pairs with nothing left (no stream, nothing waiting, no recent failure)
+   * are forgotten when a new pair comes, so the map holds the pairs in use,
+   * not every domain a bridge ever wrote to. Safe: the router gets a route
+   * from routeFor and delivers to it at once; it keeps one only to wait for
+   * its drain, and a route with drain waiters is not idle.
+   */
+  private forgetIdleRoutes(): void {
+    const now = this.clock.now();
+    for (const [key, route] of this.pairs) {
+      if (!route.idleAt(now)) continue;
+      this.pairs.delete(key);
+      const same = this.byRemote.get(route.remoteDomain);
+      same?.delete(route);
+      if (same?.size === 0) this.byRemote.delete(route.remoteDomain);
+    }
   }
 
   /** This node's streams, both directions, as `xmpp federation connections` lists them. */
@@ -156,6 +175,7 @@ export class FederationService implements RemoteRoutes {
     const config = this.env.config();
     const admission = new StreamAdmission(config);
     for (const route of this.pairs.values()) {
+      if (!route.busy) continue;
       const stream = route.current;
       const refusal = admission.refuses({ direction: 'outgoing', domains: [route.remoteDomain], tls: stream?.tls ?? null, auth: stream?.auth ?? 'dialback' });
       if (refusal === undefined) continue;

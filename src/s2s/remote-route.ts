@@ -93,6 +93,16 @@ export class RemoteRoute implements Route {
     return this.queue.size;
   }
 
+  /** A stream, a connection being set up, or stanzas waiting: something a settings change acts on. */
+  get busy(): boolean {
+    return this.stream !== undefined || this.connecting || this.queue.size > 0;
+  }
+
+  /** Nothing here any more, not even a recent failure to answer with: the service may forget the route. */
+  idleAt(now: number): boolean {
+    return !this.busy && this.drainWaiters.length === 0 && (this.failure === undefined || now >= this.failure.until);
+  }
+
   offer(stanza: QueuedStanza): this {
     this.offered = stanza;
     return this;
