@@ -10,6 +10,8 @@
  * the replies back to the asker, so a joining node may dial any member.
  */
 
+import type { S2sStreamInfo } from '../../src/s2s/server-streams.js';
+
 export const CONTROL_VERSION = 1;
 
 export class ControlDecodeError extends Error {
@@ -57,7 +59,10 @@ export type ControlMessage =
   | { readonly type: 'member-result'; readonly rid: string; readonly ok: false; readonly error: string; readonly retry?: 'leader-moved' }
   | { readonly type: 'cluster-view'; readonly term: number; readonly members: readonly ViewEntry[] }
   /** From the leader to a member whose removal it committed: it may not hear the commit otherwise. */
-  | { readonly type: 'removed'; readonly id: string; readonly index: number };
+  | { readonly type: 'removed'; readonly id: string; readonly index: number }
+  /** `xmpp federation connections` on any member: each other member answers with the server streams it holds. */
+  | { readonly type: 'federation-rows-request'; readonly rid: string }
+  | { readonly type: 'federation-rows'; readonly rid: string; readonly node: string; readonly rows: readonly S2sStreamInfo[] };
 
 export type ControlType = ControlMessage['type'];
 
@@ -116,6 +121,10 @@ export function decodeControl(bytes: Uint8Array): ControlMessage {
       };
     case 'removed':
       return { type: r.type, id: str(r, 'id'), index: int(r, 'index') };
+    case 'federation-rows-request':
+      return { type: r.type, rid: rid(r) };
+    case 'federation-rows':
+      return { type: r.type, rid: rid(r), node: str(r, 'node'), rows: list(r.rows, 'rows', streamInfo) };
     default:
       throw new ControlDecodeError(`unknown control message type ${JSON.stringify(r.type)}`);
   }
@@ -148,6 +157,22 @@ function joiner(v: unknown): JoinerInfo {
   const id = str(j, 'id');
   if (id.length === 0) throw new ControlDecodeError("field 'joiner.id' is empty");
   return { id, name: str(j, 'name'), cluster: str(j, 'cluster'), component: str(j, 'component') };
+}
+
+function streamInfo(r: Record<string, unknown>): S2sStreamInfo {
+  if (r.direction !== 'incoming' && r.direction !== 'outgoing') throw new ControlDecodeError("field 'direction' must be incoming or outgoing");
+  if (r.auth !== 'sasl' && r.auth !== 'dialback') throw new ControlDecodeError("field 'auth' must be sasl or dialback");
+  const tls = r.tls === null ? null : str(r, 'tls');
+  return {
+    id: str(r, 'id'),
+    direction: r.direction,
+    localDomain: str(r, 'localDomain'),
+    remoteDomain: str(r, 'remoteDomain'),
+    peerAddress: str(r, 'peerAddress'),
+    tls,
+    auth: r.auth,
+    lastActivity: int(r, 'lastActivity'),
+  };
 }
 
 function list<T>(v: unknown, what: string, item: (r: Record<string, unknown>) => T): T[] {

@@ -12,6 +12,10 @@ import { callbridgeNameProblem, secretProblem, type Callbridge } from '../../src
 import type { ConfigurationChange, NodeConfiguration, TrustSetting } from '../../src/node/configuration.js';
 import type { DnsRecordSetting, DnsSettings } from '../../src/dns/zone.js';
 import { checkDnsTtl, normalizeDnsRecord } from '../../src/node/dns-settings.js';
+import { applyFederationChange, type FederationChange } from '../../src/node/federation-settings.js';
+import { newDialbackSecret } from '../../src/s2s/dialback-key.js';
+import type { FederationConfig } from '../../src/s2s/server-streams.js';
+import { federationCommands } from './federation-commands.js';
 import type { DnsView } from '../state/cluster-state.js';
 import type { ClusterCommand, Trust } from '../state/commands.js';
 import { addCallbridge, clearDnsRecord, clearTrust, deleteCallbridge, setDnsEnabled, setDnsRecord, setDnsTtl, setDomain, setInsecureLabTrust, setTrustBundle } from '../state/commands.js';
@@ -30,6 +34,7 @@ interface Seen {
   callbridges: Map<string, string>;
   trust: string;
   dns: string;
+  federation: string;
 }
 
 export class ReplicatedConfiguration implements NodeConfiguration {
@@ -123,6 +128,21 @@ export class ReplicatedConfiguration implements NodeConfiguration {
     await this.propose(() => (record ? setDnsRecord(memberId, record.target, record.priority, record.weight) : clearDnsRecord(memberId)));
   }
 
+  federation(): FederationConfig {
+    return this.member.state.federation();
+  }
+
+  /**
+   * Checked here first against what this node has applied, with the words a
+   * standalone node uses; a change that races one made on another member is
+   * refused by the state at apply, in the same words.
+   */
+  async changeFederation(change: FederationChange): Promise<void> {
+    const current = this.federation();
+    const outcome = applyFederationChange(current, change, newDialbackSecret);
+    await this.propose(() => federationCommands(current, outcome));
+  }
+
   /**
    * The dns settings as of the last applied state that still held this node:
    * what `leave` keeps, since its own record is dropped with its membership.
@@ -156,7 +176,7 @@ export class ReplicatedConfiguration implements NodeConfiguration {
 
   private snapshot(): Seen {
     const s = this.member.state;
-    return { domain: s.domain(), callbridges: new Map(s.callbridges().map((c) => [c.name, c.secret])), trust: JSON.stringify(s.trust()), dns: JSON.stringify(s.dns()) };
+    return { domain: s.domain(), callbridges: new Map(s.callbridges().map((c) => [c.name, c.secret])), trust: JSON.stringify(s.trust()), dns: JSON.stringify(s.dns()), federation: JSON.stringify(s.federation()) };
   }
 
   /** Tells listeners what the applied entries changed. */
@@ -174,6 +194,7 @@ export class ReplicatedConfiguration implements NodeConfiguration {
     for (const [name, secret] of now.callbridges) if (before.callbridges.get(name) !== secret) changes.push({ type: 'callbridge-added', name });
     if (now.trust !== before.trust) changes.push({ type: 'trust', trust: this.trust() });
     if (now.dns !== before.dns) changes.push({ type: 'dns' });
+    if (now.federation !== before.federation) changes.push({ type: 'federation' });
     for (const change of changes) for (const l of [...this.listeners]) l(change);
   }
 }

@@ -9,6 +9,7 @@
 import type { Entry } from '../raft/messages.js';
 import { decodeConfChange, type ConfChange } from '../raft/membership.js';
 import type { ClusterCommand, Direction, PolicyList, PrivacyMode, SecurityMode, Trust } from './commands.js';
+import { noRoute, notOnList, onOtherList, routeExists } from '../../src/xmpp/federation-rules.js';
 import { InvalidCommandError } from './errors.js';
 import { decodeMemberInfo } from './member-info.js';
 import { decodeProposal } from './proposal.js';
@@ -227,27 +228,27 @@ function applyCommand(s: StateData, cmd: ClusterCommand): string | undefined {
     case 'federation-list-add': {
       const other: PolicyList = cmd.list === 'allow' ? 'deny' : 'allow';
       // The allow and deny lists are exclusive (federation.md).
-      if (f[other].has(cmd.domain)) return `${cmd.domain} is on the ${other} list; delete it there first`;
+      if (f[other].has(cmd.domain)) return onOtherList(cmd.domain, other);
       f[cmd.list].set(cmd.domain, cmd.direction);
       return undefined;
     }
     case 'federation-list-del':
-      if (!f[cmd.list].delete(cmd.domain)) return `${cmd.domain} is not on the ${cmd.list} list`;
+      if (!f[cmd.list].delete(cmd.domain)) return notOnList(cmd.domain, cmd.list);
       return undefined;
     case 'federation-route-add': {
       const targets = f.routes.get(cmd.domain) ?? [];
-      if (targets.includes(cmd.target)) return `route ${cmd.domain} ${cmd.target} already exists`;
+      if (targets.includes(cmd.target)) return routeExists(cmd.domain, cmd.target);
       f.routes.set(cmd.domain, [...targets, cmd.target].sort());
       return undefined;
     }
     case 'federation-route-del': {
       const targets = f.routes.get(cmd.domain);
-      if (!targets) return `no static route for ${cmd.domain}`;
+      if (!targets) return noRoute(cmd.domain);
       if (cmd.target === undefined) {
         f.routes.delete(cmd.domain);
         return undefined;
       }
-      if (!targets.includes(cmd.target)) return `no static route ${cmd.domain} ${cmd.target}`;
+      if (!targets.includes(cmd.target)) return noRoute(cmd.domain, cmd.target);
       const rest = targets.filter((t) => t !== cmd.target);
       if (rest.length === 0) f.routes.delete(cmd.domain);
       else f.routes.set(cmd.domain, rest);

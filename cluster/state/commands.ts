@@ -4,6 +4,7 @@
  * command decoded from the log.
  */
 import { InvalidCommandError } from './errors.js';
+import { DEFAULT_S2S_PORT, dialbackSecretProblem } from '../../src/xmpp/federation-rules.js';
 import { dnsLabelProblem, domainPatternProblem, domainProblem, parseHostPort, pemBundleProblem, secretProblem } from './validation.js';
 
 export type SecurityMode = 'none' | 'optional' | 'required';
@@ -46,7 +47,7 @@ const SECURITY: readonly SecurityMode[] = ['none', 'optional', 'required'];
 const PRIVACY: readonly PrivacyMode[] = ['off', 'allow', 'deny'];
 const DIRECTIONS: readonly Direction[] = ['both', 'incoming', 'outgoing'];
 const LISTS: readonly PolicyList[] = ['allow', 'deny'];
-export const DEFAULT_S2S_PORT = 5269;
+export { DEFAULT_S2S_PORT };
 /** One day: longer would keep a dead member in resolvers' caches for longer than any failover is worth. */
 export const MAX_DNS_TTL = 86400;
 
@@ -79,7 +80,7 @@ export function commandProblem(cmd: unknown, depth = 0): string | undefined {
     case 'federation-enabled':
       return typeof c.enabled === 'boolean' ? undefined : "field 'enabled' must be a boolean";
     case 'federation-dialback-secret':
-      return need('secret') ?? secretProblem(str('secret')!, 'dialback secret');
+      return need('secret') ?? dialbackSecretProblem(str('secret')!);
     case 'federation-security':
       return SECURITY.includes(c.mode as SecurityMode) ? undefined : 'security mode must be none, optional or required';
     case 'federation-client-certs':

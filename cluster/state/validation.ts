@@ -19,11 +19,6 @@ export function domainProblem(domain: string): string | undefined {
   return undefined;
 }
 
-/** Exact domain or `*.example.com` (the domain and its subdomains). */
-export function domainPatternProblem(pattern: string): string | undefined {
-  return domainProblem(pattern.startsWith('*.') ? pattern.slice(2) : pattern);
-}
-
 /** Secrets: non-empty, no whitespace or control characters (they must survive shells and config files). */
 export function secretProblem(secret: string, what = 'secret'): string | undefined {
   if (secret.length === 0) return `${what} is empty`;
@@ -41,30 +36,9 @@ export function pemBundleProblem(pem: string): string | undefined {
   return undefined;
 }
 
-const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 /**
- * `host[:port]` for a static route or member address: a DNS name, IPv4
- * address or bracketed IPv6 address; the port defaults to `defaultPort`.
- * Returns the normalized `host:port` or a problem.
+ * `host[:port]` (static routes, member addresses) and the allow/deny list
+ * patterns: the same rules and words as a standalone node's settings, from
+ * the one floor both may import.
  */
-export function parseHostPort(text: string, defaultPort: number): { value: string } | { problem: string } {
-  let host = text;
-  let port = defaultPort;
-  const bracket = /^\[([0-9A-Fa-f:.]+)\](?::(\d+))?$/.exec(text);
-  if (bracket) {
-    host = `[${bracket[1]!.toLowerCase()}]`;
-    if (bracket[2] !== undefined) port = Number(bracket[2]);
-  } else {
-    const colon = text.lastIndexOf(':');
-    if (colon >= 0) {
-      host = text.slice(0, colon);
-      if (!/^\d+$/.test(text.slice(colon + 1))) return { problem: `'${text}' has an invalid port` };
-      port = Number(text.slice(colon + 1));
-    }
-    if (!IPV4.test(host) && domainProblem(host) !== undefined) return { problem: `'${host}' is not a host name or IP address` };
-    host = host.toLowerCase();
-  }
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return { problem: `port ${port} is outside 1–65535` };
-  return { value: `${host}:${port}` };
-}
+export { domainPatternProblem, parseHostPort } from '../../src/xmpp/federation-rules.js';

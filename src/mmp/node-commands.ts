@@ -5,6 +5,7 @@ import { callbridgeCommands } from './commands/callbridge.js';
 import { clusterCommands } from './commands/cluster.js';
 import { dnsCommands } from './commands/dns.js';
 import { dnsCheckCommand } from './commands/dns-check.js';
+import { federationCommands } from './commands/federation.js';
 import { pkiCommands } from './commands/pki.js';
 import { userCommands } from './commands/user.js';
 import { xmppCommands } from './commands/xmpp.js';
@@ -19,6 +20,7 @@ export function nodeInterpreter(node: XmppNode, options: { users?: UserStore; ex
     ...clusterCommands({ node }),
     ...dnsCommands({ node }),
     dnsCheckCommand(),
+    ...federationCommands({ node }),
     ...pkiCommands({ certFolder: node.certFolder }),
     ...(options.users ? userCommands({ users: options.users }) : []),
     ...(options.extra ?? []),

@@ -1,5 +1,7 @@
 import type { DnsRecordSetting, DnsSettings } from '../dns/zone.js';
+import type { FederationConfig } from '../s2s/server-streams.js';
 import type { Callbridge } from './callbridge-registry.js';
+import type { FederationChange } from './federation-settings.js';
 
 /**
  * The configuration a node serves with: its domain, the call bridges it lets
@@ -38,6 +40,10 @@ export interface NodeConfiguration {
   setDnsTtl(seconds: number): Promise<void>;
   /** The SRV record of member `memberId` (a standalone node: its own id); null: back to the default (`<name>.<domain>`, 0, 0). */
   setDnsRecord(memberId: string, setting: DnsRecordSetting | null): Promise<void>;
+  /** `xmpp federation ...` (federation.md): cluster-wide in a cluster, the same on every node. Read afresh for every decision. */
+  federation(): FederationConfig;
+  /** One change, checked by applyFederationChange (federation-settings.ts) on either implementation. */
+  changeFederation(change: FederationChange): Promise<void>;
   /**
    * Called after a change took effect here, whoever made it (in a cluster:
    * an operator on any node): the node ends sessions a change invalidates.
@@ -62,4 +68,6 @@ export type ConfigurationChange =
   | { readonly type: 'callbridge-removed'; readonly name: string }
   | { readonly type: 'trust'; readonly trust: TrustSetting }
   /** Something in `dns()` changed: the responder answers from the new settings. */
-  | { readonly type: 'dns' };
+  | { readonly type: 'dns' }
+  /** Something in `federation()` changed: read it again (streams the change affects are closed). */
+  | { readonly type: 'federation' };

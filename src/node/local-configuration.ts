@@ -4,10 +4,13 @@ import type { Callbridge, FileCallbridgeRegistry } from './callbridge-registry.j
 import type { ConfigurationChange, NodeConfiguration, TrustSetting } from './configuration.js';
 import type { DnsRecordSetting, DnsSettings } from '../dns/zone.js';
 import { checkDnsTtl, normalizeDnsRecord } from './dns-settings.js';
+import type { FederationConfig } from '../s2s/server-streams.js';
+import { newDialbackSecret } from '../s2s/dialback-key.js';
+import { applyFederationChange, type FederationChange } from './federation-settings.js';
 import type { NodeSettings } from './settings.js';
 
 /**
- * A standalone node's configuration: the domain, trust and dns settings in settings.json,
+ * A standalone node's configuration: the domain, trust, dns and federation settings in settings.json,
  * the call bridges in callbridges.json. Its callers (XmppNode) run one change
  * at a time, so each builds on what the previous one left.
  */
@@ -90,6 +93,17 @@ export class LocalConfiguration implements NodeConfiguration {
     if (JSON.stringify(dns) === JSON.stringify(this.dns())) return;
     await this.saveSettings({ ...this.settings(), dns });
     this.emit({ type: 'dns' });
+  }
+
+  federation(): FederationConfig {
+    return this.settings().federation;
+  }
+
+  async changeFederation(change: FederationChange): Promise<void> {
+    const { next } = applyFederationChange(this.federation(), change, newDialbackSecret);
+    if (JSON.stringify(next) === JSON.stringify(this.federation())) return;
+    await this.saveSettings({ ...this.settings(), federation: next });
+    this.emit({ type: 'federation' });
   }
 
   /** `xmpp reset` and `xmpp cluster leave`: replaces the whole configuration at once. */

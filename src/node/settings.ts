@@ -9,7 +9,9 @@ import {
   writeJsonFile,
 } from '../base/json-file.js';
 import { DEFAULT_DNS_SETTINGS, type DnsRecordSetting, type DnsSettings } from '../dns/zone.js';
+import type { FederationConfig } from '../s2s/server-streams.js';
 import type { TrustSetting } from './configuration.js';
+import { DEFAULT_FEDERATION, parseFederationSettings } from './federation-settings.js';
 import { dnsRecordProblem, dnsTtlProblem, formatDnsEndpoint, parseDnsEndpoint } from './dns-settings.js';
 
 /** The node's own XMPP settings, as `xmpp` shows them. */
@@ -28,6 +30,8 @@ export interface NodeSettings {
   dns: DnsSettings;
   /** `xmpp dns listen`: this node's own responder addresses, `host:port` (never replicated, like `listen`). */
   dnsListen: string[];
+  /** `xmpp federation ...`: what a standalone node federates with and seeds a cluster with; a member's is replicated. Holds the dialback secret. */
+  federation: FederationConfig;
 }
 
 /** File names in the certificate folder. */
@@ -46,6 +50,7 @@ export const EMPTY_SETTINGS: NodeSettings = Object.freeze({
   trust: { kind: 'none' },
   dns: DEFAULT_DNS_SETTINGS,
   dnsListen: [],
+  federation: DEFAULT_FEDERATION,
 }) as NodeSettings;
 
 const VERSION = 1;
@@ -76,6 +81,8 @@ function parseSettings(value: unknown): NodeSettings {
     trust: parseTrust(doc.trust),
     dns: parseDns(doc.dns),
     dnsListen: parseDnsListen(doc.dnsListen),
+    // Absent in files written before federation: the defaults (federation.md).
+    federation: parseFederationSettings(doc.federation),
   };
 }
 

@@ -20,6 +20,7 @@ import { buildZone, type DnsRecordSetting, type DnsZone, type ZoneMember } from 
 import { resolveDnsMember, standaloneZoneMember } from './dns-members.js';
 import { normalizeDnsListen, parseDnsEndpoint, type DnsEndpoint } from './dns-settings.js';
 import { EMPTY_SETTINGS, loadSettings, saveSettings, type CertificateFiles, type NodeSettings } from './settings.js';
+import { NodeFederation } from './federation-view.js';
 
 /**
  * One XMPP node: its settings and call-bridge registry on disk, its
@@ -46,7 +47,7 @@ export class XmppNode {
   private clusterControl: ClusterControl | undefined;
   private sessionsOfCluster: (() => ClusterSessionRow[]) | undefined;
   private readonly dnsListeners = new Set<() => void>();
-
+  readonly federation = new NodeFederation(() => this.config, this.changes); // `xmpp federation ...`
   private constructor(
     private readonly options: XmppNodeOptions,
     readonly identity: NodeIdentity,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ClusterService } from '../../cluster/member/cluster-service.js';
 import type { ClusterHost } from '../../cluster/member/cluster-host.js';
 import { MemoryNetwork } from '../../cluster/transport/memory-transport.js';
+import { TransportSlot } from '../../cluster/transport/transport-slot.js';
 import type { Interpreter } from '../../src/mmp/interpreter.js';
 import { nodeInterpreter } from '../../src/mmp/node-commands.js';
 import { XmppNode } from '../../src/node/xmpp-node.js';
@@ -21,6 +22,8 @@ export interface MemoryClusterNode {
   readonly node: XmppNode;
   readonly service: ClusterService;
   readonly mmp: Interpreter;
+  /** Whichever cluster transport the node runs now (as src/process's ClusterRouting binds one), for layers that add their own frames. */
+  readonly transport: TransportSlot;
   /** One MMP command in exec mode: its output, `Error: ...` lines included. */
   run(line: string): Promise<string>;
 }
@@ -35,6 +38,7 @@ export class MemoryCluster {
     const dataDir = await tempDir();
     this.dirs.push(dataDir);
     const node = await XmppNode.open({ dataDir, name, address, log: new LogCapture().logger, serve: false });
+    const slot = new TransportSlot({ id: node.identity.id, name, endpoint: { host: address, port: 5999 } });
     const host: ClusterHost = {
       nodeId: node.identity.id,
       nodeName: name,
@@ -50,6 +54,7 @@ export class MemoryCluster {
       disableClustering: () => node.setClusterEnabled(false),
       createTransport: async () => {
         const t = this.network.transport({ id: node.identity.id, name, endpoint: { host: address, port: 5999 } });
+        slot.bind(t);
         await t.start();
         return t;
       },
@@ -64,7 +69,7 @@ export class MemoryCluster {
       const out = await run(line);
       if (out !== '') throw new Error(`${name}: ${line}: ${out}`);
     }
-    const member = { node, service, mmp, run };
+    const member = { node, service, mmp, run, transport: slot };
     this.nodes.push(member);
     return member;
   }

@@ -41,7 +41,8 @@ export function xmppCommands({ node, checkCertificates }: XmppCommandsOptions): 
       summary: "show this node's XMPP settings",
       args: [0, 0],
       run: async (ctx) => {
-        const s = node.settings();
+        // The federation settings hold the dialback secret: `xmpp federation status` shows them, never the secret.
+        const { federation: _withSecret, ...s } = node.settings();
         const status = statusLine(node.serviceState());
         if (ctx.json) return json({ ...s, status });
         return labelled(

@@ -9,6 +9,9 @@ import { checkNewCallbridge, type Callbridge } from '../../../src/node/callbridg
 import type { ConfigurationChange, NodeConfiguration, TrustSetting } from '../../../src/node/configuration.js';
 import { DEFAULT_DNS_SETTINGS, type DnsRecordSetting, type DnsSettings } from '../../../src/dns/zone.js';
 import { checkDnsTtl, normalizeDnsRecord } from '../../../src/node/dns-settings.js';
+import { applyFederationChange, DEFAULT_FEDERATION, type FederationChange } from '../../../src/node/federation-settings.js';
+import { newDialbackSecret } from '../../../src/s2s/dialback-key.js';
+import type { FederationConfig } from '../../../src/s2s/server-streams.js';
 
 export class MemoryConfiguration implements NodeConfiguration {
   readonly kind = 'local' as const;
@@ -16,10 +19,12 @@ export class MemoryConfiguration implements NodeConfiguration {
   private readonly cbs = new Map<string, Callbridge>();
   private t: TrustSetting;
   private d_: DnsSettings;
+  private f: FederationConfig;
   private readonly listeners = new Set<(c: ConfigurationChange) => void>();
 
-  constructor(init: { domain?: string | null; callbridges?: Callbridge[]; trust?: TrustSetting; dns?: DnsSettings } = {}) {
+  constructor(init: { domain?: string | null; callbridges?: Callbridge[]; trust?: TrustSetting; dns?: DnsSettings; federation?: FederationConfig } = {}) {
     this.d = init.domain ?? null;
+    this.f = init.federation ?? DEFAULT_FEDERATION;
     this.d_ = init.dns ?? DEFAULT_DNS_SETTINGS;
     for (const c of init.callbridges ?? []) this.cbs.set(c.name.toLowerCase(), c);
     this.t = init.trust ?? { kind: 'none' };
@@ -77,6 +82,13 @@ export class MemoryConfiguration implements NodeConfiguration {
   private setDns(dns: DnsSettings): void {
     this.d_ = dns;
     this.emit({ type: 'dns' });
+  }
+  federation(): FederationConfig {
+    return this.f;
+  }
+  async changeFederation(change: FederationChange): Promise<void> {
+    this.f = applyFederationChange(this.f, change, newDialbackSecret).next;
+    this.emit({ type: 'federation' });
   }
   onChange(listener: (change: ConfigurationChange) => void): () => void {
     this.listeners.add(listener);

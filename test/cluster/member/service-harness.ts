@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Callbridge } from '../../../src/node/callbridge-registry.js';
 import type { NodeConfiguration, TrustSetting } from '../../../src/node/configuration.js';
 import type { DnsSettings } from '../../../src/dns/zone.js';
+import type { FederationConfig } from '../../../src/s2s/server-streams.js';
 import { ClusterService, type ClusterHost, type ClusterHostSettings } from '../../../cluster/member/cluster-service.js';
 import { MemoryNetwork } from '../../../cluster/transport/memory-transport.js';
 import { Condition } from '../../helpers/condition.js';
@@ -37,8 +38,14 @@ export class ServiceHarness {
   private readonly root = mkdtempSync(join(tmpdir(), 'cluster-service-'));
 
   /** Node `n`: id `id-n`, name `cbN`, on 10.0.0.N (cluster port 5999, component port 5222), clustering enabled, certs and trust set. */
-  async node(n: number, init: { domain?: string | null; callbridges?: Callbridge[]; trust?: TrustSetting; clusterEnabled?: boolean; dns?: DnsSettings } = {}): Promise<TestNode> {
-    const local = new MemoryConfiguration({ domain: init.domain === undefined ? 'example.test' : init.domain, callbridges: init.callbridges ?? [], trust: init.trust ?? TRUST, ...(init.dns ? { dns: init.dns } : {}) });
+  async node(n: number, init: { domain?: string | null; callbridges?: Callbridge[]; trust?: TrustSetting; clusterEnabled?: boolean; dns?: DnsSettings; federation?: FederationConfig } = {}): Promise<TestNode> {
+    const local = new MemoryConfiguration({
+      domain: init.domain === undefined ? 'example.test' : init.domain,
+      callbridges: init.callbridges ?? [],
+      trust: init.trust ?? TRUST,
+      ...(init.dns ? { dns: init.dns } : {}),
+      ...(init.federation ? { federation: init.federation } : {}),
+    });
     const node = { n, id: `id-${n}`, local, current: local as NodeConfiguration } as TestNode;
     node.settings = { clusterEnabled: init.clusterEnabled ?? true, certs: { key: 'abhiall.key', cert: 'abhiall.cer' }, xmppEnabled: false };
     const host: ClusterHost = {
