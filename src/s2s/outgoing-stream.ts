@@ -68,6 +68,8 @@ export class OutgoingS2sStream implements OutgoingStream {
   private stream: XmppStream | undefined;
   private streamId = '';
   private peerCertVerified = false;
+  /** The features SASL was tried under: whether dialback may follow a failure. */
+  private offered: wire.OfferedFeatures | undefined;
   private timer: NodeJS.Timeout | undefined;
   private settle!: { resolve: (v: 'valid' | 'invalid' | undefined) => void; reject: (e: AttemptFailure) => void };
   private readonly closedCallbacks: Array<(r: S2sCloseReason) => void> = [];
@@ -244,6 +246,7 @@ export class OutgoingS2sStream implements OutgoingStream {
     if (this.req.purpose.kind === 'verify') return this.sendVerify(this.req.purpose);
     if (this.tls !== null && credentials && config.saslExternal.outgoing && features.mechanisms.includes('EXTERNAL')) {
       this.state = 'sasl';
+      this.offered = features;
       // XEP-0178 §3: the authorization identity is our domain, the stream's 'from'.
       return void this.stream!.send(wire.externalAuth(this.localDomain));
     }
@@ -289,7 +292,11 @@ export class OutgoingS2sStream implements OutgoingStream {
   private saslFailed(raw: string): void {
     const condition = /<([a-z-]+)[\s/>]/.exec(raw.replace(/^<failure[^>]*>/, ''))?.[1] ?? 'failure';
     s2sEvent(this.req.env, 'sasl-external-failed', this.fields({ reason: condition }), 'the peer refused SASL EXTERNAL');
-    // Prosody and ejabberd close the stream after an EXTERNAL failure; dialback would need a new connection.
+    // A peer may offer EXTERNAL without having checked our certificate
+    // (ejabberd does); RFC 6120 §6.4.5 leaves the stream open after
+    // <failure/>, so dialback follows on it when offered (as Prosody's
+    // mod_dialback does). A peer that closes instead ends the attempt.
+    if (this.offered?.dialback) return this.sendDialback();
     this.abandon('auth-failed', `SASL EXTERNAL failed (${condition})`);
   }
 
