@@ -53,7 +53,7 @@ export function createDialbackVerifier(env: S2sEnvironment, options: DialbackVer
     const result = await Promise.race([check, timedOut]);
     clearTimeout(timer);
     if (result === 'timeout') {
-      s2sEvent(env, 'dialback-timeout', { ...fields, node: env.nodeName }, `the authoritative server of ${originating} did not answer within ${timeoutMs} ms`);
+      s2sEvent(env, 'dialback-timeout', fields, `the authoritative server of ${originating} did not answer within ${timeoutMs} ms`);
       return 'invalid';
     }
     return result;

@@ -174,7 +174,7 @@ export class IncomingS2sStream implements IncomingStream {
 
   private onElement(name: string, attrs: Record<string, string>, raw: string, children: number): void {
     this.lastActivity = Date.now();
-    if (name === 'starttls') return this.onStarttls();
+    if (name === 'starttls' && attrs.xmlns === wire.NS_TLS) return this.onStarttls();
     if (name === 'auth' && attrs.xmlns === wire.NS_SASL) return this.onSaslAuth(attrs, raw);
     if (name === 'stream:error') {
       this.peerError = raw.slice(0, 300);
@@ -262,7 +262,8 @@ export class IncomingS2sStream implements IncomingStream {
     if (!this.allowedByPolicy(originating)) return;
     const key = wire.textOf(raw);
     const streamId = this.streamId;
-    this.ctx.verify({ receiving, originating, streamId, key, peer: this.peerAddress }).then((type) => {
+    const asked = this.ctx.verify({ receiving, originating, streamId, key, peer: this.peerAddress }).catch(() => 'invalid' as const);
+    void asked.then((type) => {
       if (this.ended || streamId !== this.streamId) return;
       this.stream.send(wire.dialbackAnswer('result', { from: receiving, to: originating }, type));
       const fields = { domain: originating, peer: this.peerAddress, direction: 'incoming' as const };

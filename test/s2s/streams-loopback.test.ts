@@ -223,6 +223,30 @@ describe('server-to-server streams, what a misbehaving or unusable peer gets', (
     expect(err).toMatchObject({ domain: 'b.test', outcomes: ['tls-unavailable'] });
   }, 30_000);
 
+  it('TLS required on our listener: STARTTLS is offered with <required/>, and db:result before it gets <not-authorized/> (RFC 6120 §5.3.1, §4.9.3.12)', async () => {
+    const { b } = await pair('untrusted', { securityMode: 'required' });
+    const c = await rawS2s(b.port, B, 'a.test', 'b.test');
+    expect(c.received).toContain("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>");
+    c.send(`<db:result from='a.test' to='b.test'>${'0'.repeat(64)}</db:result>`);
+    expect(streamErrorCondition(await c.untilClosed())).toBe('not-authorized');
+  }, 30_000);
+
+  it('federation disabled: a new stream gets <host-unknown/> (our domain is not served on this port)', async () => {
+    const { b } = await pair('untrusted', {}, { enabled: false });
+    const c = await RawClient.connect(b.port, B, C);
+    cleanups.push(() => c.destroy());
+    c.send(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='a.test' to='b.test' version='1.0'>`);
+    expect(streamErrorCondition(await c.untilClosed())).toBe('host-unknown');
+  }, 30_000);
+
+  it('client certificates required and the peer’s certificate does not verify: tls-failed, and nothing is sent', async () => {
+    const { a, b } = await pair('untrusted', { clientCertsRequired: true }, {});
+    const err = await connectError(a);
+    expect(err.outcomes).toEqual(['tls-failed']);
+    expect(await a.env.waitForEvent('tls-failed')).toMatchObject({ domain: 'b.test', direction: 'outgoing' });
+    expect(b.hooks.authorizations).toHaveLength(0);
+  }, 30_000);
+
   it('nothing listening at the routed address: no-answer', async () => {
     const { a } = await pair('untrusted');
     const closedPort = await freePort(C);
