@@ -54,6 +54,8 @@ export class XmppStream implements StreamHandler {
   private headerSent = false;
   private closing = false;
   private finished = false;
+  /** detach() handed the socket on: nothing more of it is ours to read or report. */
+  private detached = false;
   private deadline: NodeJS.Timeout | undefined;
   /** Why the socket is not read now; it is read again when none is left. */
   private readonly holds = new Set<object>();
@@ -72,11 +74,46 @@ export class XmppStream implements StreamHandler {
     this.remotePort = socket.remotePort ?? 0;
     this.parser = new StreamParser(this, { maxElementSize: options.maxStanzaSize, maxDepth: options.maxDepth, maxAttributes: options.maxAttributes });
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.finish({ by: 'socket', message: 'the peer closed the connection' }));
-    socket.on('close', () => this.finish({ by: 'socket', message: 'connection closed' }));
-    socket.on('error', (err) => this.finish({ by: 'socket', message: err.message }));
-    socket.on('drain', () => this.onDrain());
+    socket.on('data', this.listeners.data);
+    socket.on('end', this.listeners.end);
+    socket.on('close', this.listeners.close);
+    socket.on('error', this.listeners.error);
+    socket.on('drain', this.listeners.drain);
+  }
+
+  /** Kept by name so that detach() removes exactly these and no one else's. */
+  private readonly listeners = {
+    data: (chunk: Buffer) => this.onData(chunk),
+    end: () => this.finish({ by: 'socket', message: 'the peer closed the connection' }),
+    close: () => this.finish({ by: 'socket', message: 'connection closed' }),
+    error: (err: Error) => this.finish({ by: 'socket', message: err.message }),
+    drain: () => this.onDrain(),
+  };
+
+  /**
+   * Hands the socket over without closing it, for what RFC 6120 calls a
+   * stream restart: after STARTTLS's `<proceed/>` (§5.4.3.3, the TLS layer
+   * takes the socket) and after SASL `<success/>` (§6.4.6, a new stream on
+   * the same socket). Text already queued is written first, so `<proceed/>`
+   * and `<success/>` reach the peer before anything of the new layer; the
+   * rest of the read being parsed is dropped (§5.4.3.3: after `<proceed/>`
+   * nothing but TLS may follow, and the peer waits for our new header).
+   * The handler is not told `closed`: the connection goes on under a new
+   * owner.
+   */
+  detach(): Socket {
+    if (this.finished) throw new Error('the stream has ended; there is no socket to hand over');
+    this.flush();
+    this.detached = true;
+    this.finished = true;
+    this.clearDeadline();
+    const socket = this.socket;
+    socket.off('data', this.listeners.data);
+    socket.off('end', this.listeners.end);
+    socket.off('close', this.listeners.close);
+    socket.off('error', this.listeners.error);
+    socket.off('drain', this.listeners.drain);
+    return socket;
   }
 
   get isOpen(): boolean {
@@ -191,14 +228,15 @@ export class XmppStream implements StreamHandler {
 
   // StreamHandler, called by the parser.
   streamStart(name: string, attrs: Record<string, string>): void {
-    this.handler.streamStart(name, attrs);
+    if (!this.detached) this.handler.streamStart(name, attrs);
   }
 
   element(name: string, attrs: Record<string, string>, raw: string, children: number): void {
-    if (!this.closing) this.handler.element(name, attrs, raw, children);
+    if (!this.closing && !this.detached) this.handler.element(name, attrs, raw, children);
   }
 
   streamEnd(): void {
+    if (this.detached) return;
     // The peer closed its half; close ours and let the socket go (RFC 6120 §4.4).
     if (!this.closing) {
       this.send((this.headerSent ? '' : this.options.errorHeader()) + STREAM_FOOTER);
@@ -207,11 +245,12 @@ export class XmppStream implements StreamHandler {
   }
 
   streamError(error: StreamError): void {
+    if (this.detached) return;
     this.fail(error);
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closing) return;
+    if (this.closing || this.detached) return;
     this.bytesIn += chunk.length;
     let text: string;
     try {
