@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Resolver } from 'node:dns/promises';
 import { pino } from 'pino';
+import { createResolver } from './dns/srv-lookup.js';
 import { runBridgeCommand } from './bridge/bridge-command.js';
 import { runMmpCommand } from './process/mmp-command.js';
 import { runDemo } from './process/demo.js';
@@ -27,6 +29,7 @@ const USAGE = `usage: xmpp-cluster <command> [options]
   node    --data-dir D [--name N] [--address A] [--iface b=ADDR ...]
           [--component-ports 5222,5223] [--ssh-port 2222 | --no-ssh]
           [--cluster-port 5999] [--admin-password-file F]
+          [--s2s-port 5269] [--federation-dns ADDR[:PORT]]
                                                   run one node (first start: the admin
                                                   password from F or XMPP_CLUSTER_ADMIN_PASSWORD)
   mmp     --data-dir D [--wait 15] ['<command>']  run MMP commands (interactive without a command);
@@ -52,6 +55,8 @@ export interface NodeCliOptions {
   /** Test-oriented (--cluster-listen-port): listen there while advertising clusterPort, for a proxy in front. */
   clusterListenPort?: number;
   adminPasswordFile?: string;
+  /** --s2s-port and --federation-dns: where federation listens and which DNS server finds peers. */
+  federation?: { port?: number; lookup?: { resolver: Resolver } };
 }
 
 function stderrLogger(name?: string): Logger {
@@ -72,6 +77,8 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
       'cluster-listen-port': { type: 'string' },
       'no-ssh': { type: 'boolean', default: false },
       'admin-password-file': { type: 'string' },
+      's2s-port': { type: 'string' },
+      'federation-dns': { type: 'string' },
     },
     strict: true,
   });
@@ -93,8 +100,16 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
   if (clusterListenPort !== undefined && (!Number.isInteger(clusterListenPort) || clusterListenPort < 1 || clusterListenPort > 65535)) {
     throw new OperatorError(`--cluster-listen-port ${values['cluster-listen-port']}: expected a port such as 6999`);
   }
+  const s2sPort = values['s2s-port'] === undefined ? undefined : Number(values['s2s-port']);
+  if (s2sPort !== undefined && (!Number.isInteger(s2sPort) || s2sPort < 1 || s2sPort > 65535)) throw new OperatorError(`--s2s-port ${values['s2s-port']}: expected a port such as 5269`);
+  const dns = values['federation-dns'];
+  const federation = {
+    ...(s2sPort === undefined ? {} : { port: s2sPort }),
+    ...(dns === undefined ? {} : { lookup: { resolver: createResolver({ servers: [dns] }) } }),
+  };
   return {
     dataDir: resolve(values['data-dir']),
+    ...(Object.keys(federation).length > 0 ? { federation } : {}),
     clusterPort,
     ...(clusterListenPort === undefined ? {} : { clusterListenPort }),
     name: values.name ?? 'xmpp1',

@@ -5,6 +5,7 @@ import type { ClusterHost } from '../../cluster/member/cluster-host.js';
 import { ClusterRouter } from '../../cluster/routing/cluster-router.js';
 import { TlsTransport } from '../../cluster/transport/tls-transport.js';
 import { TransportSlot } from '../../cluster/transport/transport-slot.js';
+import { RemoteRoutesSlot } from './federation-wiring.js';
 import type { PeerSecurity } from '../../cluster/transport/peer-security.js';
 import { OperatorError } from '../base/operator-error.js';
 import type { Logger } from '../observability/logger.js';
@@ -48,11 +49,13 @@ export interface ClusteringOptions {
 export class ClusterRouting {
   router: ClusterRouter | undefined;
   slot: TransportSlot | undefined;
+  /** Federation's routes to remote domains, used where this node leads (federation-wiring.ts fills it). */
+  readonly remote = new RemoteRoutesSlot();
 
   /** XmppNodeOptions.router */
   readonly factory = (env: RouterEnvironment): ClusterRouter => {
     this.slot = new TransportSlot({ id: env.nodeId, name: '', endpoint: { host: '', port: 0 } });
-    this.router = new ClusterRouter({ self: env.nodeId, domain: env.domain, log: env.log, transport: this.slot });
+    this.router = new ClusterRouter({ self: env.nodeId, domain: env.domain, log: env.log, transport: this.slot, remote: this.remote });
     this.router.setMembers([]);
     this.router.setLeader(env.nodeId);
     return this.router;

@@ -8,6 +8,8 @@ import { DEFAULT_COMPONENT_PORTS, XmppNode, type XmppNodeOptions } from '../node
 import { DEFAULT_CLUSTER_PORT } from '../node/cluster-control.js';
 import { ClusterRouting, startClustering } from './clustering.js';
 import { startDns } from './dns-wiring.js';
+import { startFederation, type FederationWiringOptions, type RunningFederation } from './federation-wiring.js';
+import { clusterFederationView } from '../../cluster/member/cluster-federation-view.js';
 import type { ClusterServiceOptions } from '../../cluster/member/cluster-host.js';
 
 /**
@@ -20,6 +22,7 @@ export interface RunningNode {
   interpreter: Interpreter;
   users: UserStore;
   ssh: MmpSshServer | null;
+  federation: RunningFederation;
   close(): Promise<void>;
 }
 
@@ -36,6 +39,8 @@ export interface StartNodeOptions extends XmppNodeOptions {
   clusterListenPort?: number;
   /** Member loop timing and the cluster operations' time limits. */
   cluster?: ClusterServiceOptions;
+  /** Federation's port, peer lookup and timings (federation-wiring.ts). */
+  federation?: Omit<FederationWiringOptions, 'log' | 'view'>;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
@@ -58,6 +63,15 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     });
     closers.push(() => cluster.close());
     closers.push(await startDns(node, options.log));
+    const slot = options.router ? undefined : routing.slot;
+    const federation = await startFederation(node, options.router ? undefined : routing.remote, {
+      ...options.federation,
+      log: options.log,
+      ...(slot
+        ? { view: (rows) => clusterFederationView(rows, { self: { id: node.identity.id, name: node.name }, members: () => cluster.zoneMembers(), transport: slot }) }
+        : {}),
+    });
+    closers.push(() => federation.close());
     const users = await UserStore.open(options.dataDir);
     const interpreter = nodeInterpreter(node, { users });
     const control: Server = await startControlSocket(node.layout.controlSocket, interpreter);
@@ -80,6 +94,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       interpreter,
       users,
       ssh,
+      federation,
       close: async () => {
         if (closed) return;
         closed = true;
