@@ -44,7 +44,25 @@ export class RouteWriter {
       return;
     }
     dedup.settle(origin, epoch, destination, seq);
+    if (origin !== this.ctx.self && route.deliverSettled !== undefined) return this.writeSettled(route, raw, origin, epoch, seq);
     this.confirm(route, route.deliver(raw), origin, epoch, seq);
+  }
+
+  /**
+   * A route that settles later (a remote domain's): the origin member is
+   * confirmed once the stanza is written to the peer or bounced, so what a
+   * dying leader only queued is still held by the origin and re-sent to the
+   * next leader. Its own bounded window is the back-pressure meanwhile.
+   */
+  private writeSettled(route: Route, raw: string, origin: PeerId, epoch: string, seq: number): void {
+    let now = true;
+    let settledNow = false;
+    const ok = route.deliverSettled!(raw, () => {
+      if (now) settledNow = true;
+      else this.ctx.outbox.ack(origin, epoch, seq);
+    });
+    now = false;
+    if (settledNow) this.confirm(route, ok, origin, epoch, seq);
   }
 
   private confirm(route: Route, ok: boolean, origin: PeerId, epoch: string, seq: number): void {

@@ -38,6 +38,14 @@ export interface Route {
    * the sender, if another route, until it drains.
    */
   deliver(raw: string): boolean;
+  /**
+   * For a route that may take a stanza before it is on its way (a remote
+   * domain's, while its stream is set up): as deliver, and calls `settled`
+   * once the stanza has been written to the peer, bounced or dropped. A
+   * cluster leader confirms to the origin member only then. Routes without
+   * it are settled by deliver itself.
+   */
+  deliverSettled?(raw: string, settled: () => void): boolean;
   /** Another connection took over this address: end with `<conflict/>`. */
   replaced(): void;
   /**

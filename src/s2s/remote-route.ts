@@ -73,6 +73,8 @@ export class RemoteRoute implements Route {
   private offered: QueuedStanza | undefined;
   private ended = false;
   private closedWaiters: Array<() => void> = [];
+  /** Stanzas given with deliverSettled that are not yet written, bounced or dropped. */
+  private readonly settleWaiters = new Map<QueuedStanza, () => void>();
 
   constructor(
     readonly localDomain: string,
@@ -110,19 +112,55 @@ export class RemoteRoute implements Route {
 
   // Route
   deliver(raw: string): boolean {
+    return this.take(this.stanzaFor(raw));
+  }
+
+  /**
+   * Route.deliverSettled: `settled` runs once the stanza is written to an
+   * authenticated stream, bounced or dropped, not while it only waits in the
+   * queue. A cluster leader confirms to the origin member then, so a leader
+   * that dies while a stream is being set up loses nothing: the origin still
+   * holds the stanza and gives it to the next leader.
+   */
+  deliverSettled(raw: string, settled: () => void): boolean {
+    const stanza = this.stanzaFor(raw);
+    this.settleWaiters.set(stanza, settled);
+    return this.take(stanza);
+  }
+
+  private stanzaFor(raw: string): QueuedStanza {
     const stanza = this.offered !== undefined && this.offered.raw === raw ? this.offered : queuedFromRaw(raw);
     this.offered = undefined;
+    return stanza;
+  }
+
+  /** Bounces and drops go to the service; a stanza that leaves so is settled. */
+  private leave(what: Undelivered, _origin: Route): void {
+    this.ctx.undelivered(what, this);
+    for (const b of what.bounces) this.settle(b.stanza);
+    for (const d of what.dropped) this.settle(d);
+  }
+
+  private settle(stanza: QueuedStanza): void {
+    if (this.settleWaiters.size === 0) return;
+    const settled = this.settleWaiters.get(stanza);
+    if (settled === undefined) return;
+    this.settleWaiters.delete(stanza);
+    settled();
+  }
+
+  private take(stanza: QueuedStanza): boolean {
     if (this.ended) {
-      this.ctx.undelivered(undelivered([stanza], shuttingDown()), this);
+      this.leave(undelivered([stanza], shuttingDown()), this);
       return true;
     }
     if (this.stream !== undefined) return this.write(this.stream, stanza);
     if (this.failure !== undefined && this.ctx.clock.now() < this.failure.until) {
-      this.ctx.undelivered(undelivered([stanza], this.failure.error), this);
+      this.leave(undelivered([stanza], this.failure.error), this);
       return true;
     }
     this.failure = undefined;
-    this.ctx.undelivered(this.queue.push(stanza), this);
+    this.leave(this.queue.push(stanza), this);
     this.startConnect();
     return !this.queueOverMark();
   }
@@ -168,7 +206,7 @@ export class RemoteRoute implements Route {
    * close it; what waits bounces with `error` when given (policy: not-allowed).
    */
   refuse(why: 'policy' | 'security', error: StanzaError | undefined): void {
-    if (error !== undefined) this.ctx.undelivered(this.queue.failAll(error), this);
+    if (error !== undefined) this.leave(this.queue.failAll(error), this);
     if (this.stream !== undefined) this.stream.close({ by: 'us', why });
     this.notifyDrained();
   }
@@ -176,7 +214,7 @@ export class RemoteRoute implements Route {
   /** Service shutdown: queued stanzas bounce, the stream closes; resolves once it has. */
   shutdown(): Promise<void> {
     this.ended = true;
-    this.ctx.undelivered(this.queue.failAll(shuttingDown()), this);
+    this.leave(this.queue.failAll(shuttingDown()), this);
     const stream = this.stream;
     const closed = stream === undefined ? Promise.resolve() : new Promise<void>((resolve) => this.closedWaiters.push(resolve));
     stream?.close({ by: 'us', why: 'shutdown' });
@@ -187,6 +225,7 @@ export class RemoteRoute implements Route {
   private write(stream: OutgoingStream, stanza: QueuedStanza): boolean {
     const ok = stream.send(stanza.raw);
     this.window.push(stanza);
+    this.settle(stanza);
     this.watch?.stanza('sent');
     // A checkpoint: confirm what was written before the copy fills (sent-window.ts).
     if (this.pings.size === 0 && this.window.wantsCheckpoint()) this.ping();
@@ -250,7 +289,7 @@ export class RemoteRoute implements Route {
           ? new StanzaError('not-allowed', `federation with ${this.remoteDomain} is not allowed`, 'cancel')
           : new StanzaError('remote-connection-failed', `the connection to ${this.remoteDomain} does not meet the security settings`);
       this.ctx.log.info({ domain: this.remoteDomain, localDomain: this.localDomain, refused: refusal.why, text: refusal.text }, 'a new federation stream was refused by a settings change');
-      this.ctx.undelivered(this.queue.failAll(error), this);
+      this.leave(this.queue.failAll(error), this);
       this.notifyDrained();
       return;
     }
@@ -270,7 +309,7 @@ export class RemoteRoute implements Route {
     for (let i = 0; i < waiting.length; i++) {
       if (this.stream !== stream) {
         // It ended while draining: the rest waits for the next one (streamClosed re-queued the window first).
-        for (const rest of waiting.slice(i)) this.ctx.undelivered(this.queue.push(rest), this);
+        for (const rest of waiting.slice(i)) this.leave(this.queue.push(rest), this);
         this.startConnect();
         break;
       }
@@ -288,7 +327,7 @@ export class RemoteRoute implements Route {
       `no federation connection to ${this.remoteDomain}: queued stanzas bounce with ${error.condition}`,
     );
     if (this.ctx.retryAfterFailureMs > 0) this.failure = { until: this.ctx.clock.now() + this.ctx.retryAfterFailureMs, error };
-    this.ctx.undelivered(this.queue.failAll(error), this);
+    this.leave(this.queue.failAll(error), this);
     this.notifyDrained();
   }
 
@@ -334,19 +373,19 @@ export class RemoteRoute implements Route {
   /** Re-queues what a lost stream may not have delivered, ahead of anything newer; a second loss bounces. */
   private resend(unconfirmed: readonly QueuedStanza[]): void {
     if (this.ended) {
-      this.ctx.undelivered(undelivered(unconfirmed, shuttingDown()), this);
+      this.leave(undelivered(unconfirmed, shuttingDown()), this);
       return;
     }
     const again = unconfirmed.filter((s) => !this.resent.has(s));
     const twice = unconfirmed.filter((s) => this.resent.has(s));
-    this.ctx.undelivered(undelivered(twice, new StanzaError('remote-server-timeout', `${this.remoteDomain} stopped answering`)), this);
+    this.leave(undelivered(twice, new StanzaError('remote-server-timeout', `${this.remoteDomain} stopped answering`)), this);
     const newer = this.queue.drain();
     for (const s of again) {
       this.resent.add(s);
       this.ctx.count('resent');
-      this.ctx.undelivered(this.queue.push(s), this);
+      this.leave(this.queue.push(s), this);
     }
-    for (const s of newer) this.ctx.undelivered(this.queue.push(s), this);
+    for (const s of newer) this.leave(this.queue.push(s), this);
   }
 }
 
