@@ -6,6 +6,7 @@ import { ClusterRouter } from '../../cluster/routing/cluster-router.js';
 import { TlsTransport } from '../../cluster/transport/tls-transport.js';
 import { TransportSlot } from '../../cluster/transport/transport-slot.js';
 import { RemoteRoutesSlot } from './federation-wiring.js';
+import type { NodeCredentials } from './node-credentials.js';
 import type { PeerSecurity } from '../../cluster/transport/peer-security.js';
 import { OperatorError } from '../base/operator-error.js';
 import type { Logger } from '../observability/logger.js';
@@ -37,6 +38,8 @@ export interface ClusteringOptions {
   service?: ClusterServiceOptions;
   /** The node's router, when it was built by clusterRouting(): it follows the leader and the members. */
   routing?: ClusterRouting;
+  /** The node's certificate as it changes; without it, the one loaded when the transport is made. */
+  credentials?: NodeCredentials;
 }
 
 /**
@@ -123,7 +126,7 @@ export async function startClustering(options: ClusteringOptions): Promise<Clust
         ...(options.clusterListenPort === undefined ? {} : { listen: { host: options.address, port: options.clusterListenPort } }),
         // Dial from our own address, so that the peer (or a proxy) sees which member calls.
         ...(isIP(options.address) && options.address !== '0.0.0.0' && options.address !== '::' ? { dialFrom: options.address } : {}),
-        security: await peerSecurity(node, trust),
+        security: await peerSecurity(node, trust, options.credentials),
         log: log.child({ module: 'cluster-link' }),
       });
       options.routing?.slot?.bind(transport);
@@ -152,12 +155,15 @@ export async function startClustering(options: ClusteringOptions): Promise<Clust
  * (`xmpp certs`, read now) and the trust bundle as it is at that handshake
  * (it follows the replicated `xmpp cluster trust`).
  */
-async function peerSecurity(node: XmppNode, trust: () => TrustSetting): Promise<() => PeerSecurity> {
+async function peerSecurity(node: XmppNode, trust: () => TrustSetting, followed: NodeCredentials | undefined): Promise<() => PeerSecurity> {
   const certs = node.settings().certs;
   if (!certs) throw new OperatorError('no certificates set (xmpp certs <key-file> <crt-file>)');
-  const credentials = await loadTlsCredentials(node.certFolder, certs.key, certs.cert, certs.bundle ?? undefined);
-  const chain = [credentials.cert, ...credentials.bundle].join('');
+  // Checked now, so that a cluster is never formed with a certificate that cannot be used.
+  const initial = await loadTlsCredentials(node.certFolder, certs.key, certs.cert, certs.bundle ?? undefined);
   return () => {
+    // A certificate changed since (`xmpp certs`, a renewal over SFTP) serves the next handshake.
+    const credentials = followed?.current() ?? initial;
+    const chain = [credentials.cert, ...credentials.bundle].join('');
     const t = trust();
     if (t.kind === 'insecure-lab') return { key: credentials.key, cert: chain, trust: { kind: 'insecure-lab' } };
     // A member cannot clear its bundle (XmppNode.setClusterTrust); should a state

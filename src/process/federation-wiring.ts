@@ -2,7 +2,8 @@ import { SerialQueue } from '../base/serial-queue.js';
 import type { XmppNode } from '../node/xmpp-node.js';
 import type { FederationView } from '../node/federation-view.js';
 import type { Logger } from '../observability/logger.js';
-import { loadTlsCredentials } from '../pki/credentials.js';
+import type { TlsCredentials } from '../pki/credentials.js';
+import type { NodeCredentials } from './node-credentials.js';
 import type { RemoteRoutes, Route, Stanza } from '../router/router.js';
 import { DEFAULT_S2S_PORT } from '../s2s/peer-addresses.js';
 import { FederationService, type FederationServiceOptions } from '../s2s/federation-service.js';
@@ -24,6 +25,8 @@ import type { S2sCredentials, S2sEnvironment, S2sStreamInfo } from '../s2s/serve
 
 export interface FederationWiringOptions {
   log: Logger;
+  /** The node's certificate as it follows `xmpp certs` (node-credentials.ts). */
+  credentials: Pick<NodeCredentials, 'current'>;
   /** The s2s port on each interface; 5269 by default (tests and `npm start` use their own addresses). */
   port?: number;
   /** Where peers are looked up (a test's DNS server). */
@@ -44,6 +47,12 @@ export interface RunningFederation {
   close(): Promise<void>;
 }
 
+/** Our leaf for the handshake; the CA bundle is also what peers' certificates must chain to (null: none trusted, TLS still encrypts). */
+function s2sCredentials(c: TlsCredentials | null): S2sCredentials | null {
+  if (c === null) return null;
+  return { key: c.key, cert: c.cert, ca: c.bundle.length > 0 ? c.bundle.join('') : null };
+}
+
 /** The router is built before the service: it holds this and asks through it. */
 export class RemoteRoutesSlot implements RemoteRoutes {
   target: RemoteRoutes | undefined;
@@ -58,10 +67,9 @@ const SETTLE_INTERVAL_MS = 250;
 
 export async function startFederation(node: XmppNode, slot: RemoteRoutesSlot | undefined, options: FederationWiringOptions): Promise<RunningFederation> {
   const log = options.log.child({ module: 'XMPPFederation' });
-  let credentials: S2sCredentials | null = null;
   const env: S2sEnvironment = {
     config: () => node.configuration().federation(),
-    credentials: () => credentials,
+    credentials: () => s2sCredentials(options.credentials.current()),
     domain: () => node.configuration().domain() ?? '',
     nodeName: node.name,
     log,
@@ -79,7 +87,6 @@ export async function startFederation(node: XmppNode, slot: RemoteRoutesSlot | u
 
   let listener: S2sListener | undefined;
   let listening = '';
-  let certsKey = '';
   let configKey = '';
   const queue = new SerialQueue();
 
@@ -92,28 +99,8 @@ export async function startFederation(node: XmppNode, slot: RemoteRoutesSlot | u
     return { endpoints, key: JSON.stringify(endpoints) };
   };
 
-  const loadCredentials = async (): Promise<void> => {
-    const certs = node.settings().certs;
-    const key = certs ? `${certs.key} ${certs.cert} ${certs.bundle ?? ''}` : '';
-    if (key === certsKey) return;
-    certsKey = key;
-    if (!certs) {
-      credentials = null;
-      return;
-    }
-    try {
-      const c = await loadTlsCredentials(node.certFolder, certs.key, certs.cert, certs.bundle ?? undefined);
-      // The node's chain is its leaf and the bundle's intermediates; the bundle is also what peers must chain to.
-      credentials = { key: c.key, cert: c.cert, ca: c.bundle.length > 0 ? c.bundle.join('') : null };
-    } catch (err) {
-      credentials = null;
-      log.error({ event: 'credentials-unusable', reason: (err as Error).message }, 'federation runs without TLS: the node certificate cannot be loaded');
-    }
-  };
-
   const apply = () =>
     queue.run(async () => {
-      await loadCredentials();
       const nextConfig = JSON.stringify(env.config());
       if (nextConfig !== configKey) {
         configKey = nextConfig;

@@ -8,6 +8,7 @@ import { DEFAULT_COMPONENT_PORTS, XmppNode, type XmppNodeOptions } from '../node
 import { DEFAULT_CLUSTER_PORT } from '../node/cluster-control.js';
 import { ClusterRouting, startClustering } from './clustering.js';
 import { startDns } from './dns-wiring.js';
+import { NodeCredentials } from './node-credentials.js';
 import { startFederation, type FederationWiringOptions, type RunningFederation } from './federation-wiring.js';
 import { clusterFederationView } from '../../cluster/member/cluster-federation-view.js';
 import type { ClusterServiceOptions } from '../../cluster/member/cluster-host.js';
@@ -40,7 +41,7 @@ export interface StartNodeOptions extends XmppNodeOptions {
   /** Member loop timing and the cluster operations' time limits. */
   cluster?: ClusterServiceOptions;
   /** Federation's port, peer lookup and timings (federation-wiring.ts). */
-  federation?: Omit<FederationWiringOptions, 'log' | 'view'>;
+  federation?: Omit<FederationWiringOptions, 'log' | 'view' | 'credentials'>;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
@@ -51,7 +52,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     for (const c of closers.splice(0).reverse()) await c();
   };
   try {
+    const credentials = await NodeCredentials.start(node, options.log);
+    closers.push(async () => credentials.stop());
     const cluster = await startClustering({
+      credentials,
       node,
       address: options.address,
       clusterPort: options.clusterPort ?? DEFAULT_CLUSTER_PORT,
@@ -67,6 +71,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const federation = await startFederation(node, options.router ? undefined : routing.remote, {
       ...options.federation,
       log: options.log,
+      credentials,
       ...(slot
         ? { view: (rows) => clusterFederationView(rows, { self: { id: node.identity.id, name: node.name }, members: () => cluster.zoneMembers(), transport: slot }) }
         : {}),
