@@ -9,6 +9,10 @@ import { DEFAULT_CLUSTER_PORT } from '../node/cluster-control.js';
 import { ClusterRouting, startClustering } from './clustering.js';
 import { startDns } from './dns-wiring.js';
 import type { ClusterServiceOptions } from '../../cluster/member/cluster-host.js';
+import type { LoopStallOptions } from '../observability/loop-stall.js';
+import type { HttpEndpoint } from './http-endpoint.js';
+import { startOperationsEndpoint } from './metrics-wiring.js';
+import { NodeMetrics } from './node-metrics.js';
 
 /**
  * A node with its doors open: the XMPP service (if enabled), the MMP over
@@ -20,7 +24,20 @@ export interface RunningNode {
   interpreter: Interpreter;
   users: UserStore;
   ssh: MmpSshServer | null;
+  /** The node's metrics (null with no metrics listener); `federationStreams(source)` wires federation in. */
+  metrics: NodeMetrics | null;
+  /** The /metrics, /healthz, /readyz listener, or null. */
+  http: HttpEndpoint | null;
   close(): Promise<void>;
+}
+
+export interface MetricsListenOptions {
+  host: string;
+  port: number;
+  /** When the port cannot be bound, log it and run without metrics (the CLI's default listener) instead of failing. */
+  optional?: boolean;
+  /** The /healthz stall threshold and window (tests lower them). */
+  loop?: LoopStallOptions;
 }
 
 export const DEFAULT_SSH_PORT = 2222;
@@ -36,6 +53,8 @@ export interface StartNodeOptions extends XmppNodeOptions {
   clusterListenPort?: number;
   /** Member loop timing and the cluster operations' time limits. */
   cluster?: ClusterServiceOptions;
+  /** Where /metrics, /healthz and /readyz listen; undefined or null: nowhere (the CLI gives 127.0.0.1:9464 unless --no-metrics). */
+  metrics?: MetricsListenOptions | null;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
@@ -45,6 +64,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const closeAll = async () => {
     for (const c of closers.splice(0).reverse()) await c();
   };
+  let metrics = options.metrics ? new NodeMetrics(node) : null;
+  const clusterOptions = metrics ? { ...options.cluster, member: { ...options.cluster?.member, onProposal: metrics.proposal } } : options.cluster;
   try {
     const cluster = await startClustering({
       node,
@@ -53,11 +74,31 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       clusterListenPort: options.clusterListenPort,
       componentPort: (options.componentPorts ?? DEFAULT_COMPONENT_PORTS)[0]!,
       log: options.log,
-      service: options.cluster,
+      service: clusterOptions,
       routing: options.router ? undefined : routing,
     });
     closers.push(() => cluster.close());
-    closers.push(await startDns(node, options.log));
+    const dns = await startDns(node, options.log);
+    closers.push(() => dns.close());
+    let http: HttpEndpoint | null = null;
+    if (metrics && options.metrics) {
+      metrics.attach({ router: routing.router, dns: dns.service, cluster });
+      const { host, port } = options.metrics;
+      try {
+        http = await startOperationsEndpoint({ node, metrics, at: { host, port }, log: options.log, loop: options.metrics.loop });
+        const endpoint = http;
+        const registry = metrics;
+        closers.push(async () => {
+          await endpoint.close();
+          registry.close();
+        });
+      } catch (err) {
+        metrics.close();
+        metrics = null;
+        if (!options.metrics.optional) throw err;
+        options.log.warn({ module: 'http', event: 'metrics_listen_failed', reason: (err as Error).message }, 'running without the metrics listener');
+      }
+    }
     const users = await UserStore.open(options.dataDir);
     const interpreter = nodeInterpreter(node, { users });
     const control: Server = await startControlSocket(node.layout.controlSocket, interpreter);
@@ -71,7 +112,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       closers.push(() => server.close());
     }
     options.log.info(
-      { module: 'node', event: 'node_started', name: node.name, dataDir: options.dataDir, service: node.serviceState().state, ssh: ssh ? `${ssh.address}:${ssh.port}` : null },
+      { module: 'node', event: 'node_started', name: node.name, dataDir: options.dataDir, service: node.serviceState().state, ssh: ssh ? `${ssh.address}:${ssh.port}` : null, metrics: http?.url ?? null },
       'node started',
     );
     let closed = false;
@@ -80,6 +121,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       interpreter,
       users,
       ssh,
+      metrics,
+      http,
       close: async () => {
         if (closed) return;
         closed = true;
