@@ -3,8 +3,8 @@ import type { Logger } from '../observability/logger.js';
 import type { Router } from '../router/router.js';
 import { StreamError } from '../xmpp/errors.js';
 import { normalizeAddress } from '../xmpp/xmpp-stream.js';
-import { AuthThrottle, DEFAULT_AUTH_THROTTLE, type AuthThrottleOptions } from './auth-throttle.js';
-import { ComponentSession, DEFAULT_SESSION_OPTIONS, type ComponentSessionInfo, type ComponentSessionOptions, type HandshakeResult } from './component-session.js';
+import { AuthThrottle, DEFAULT_AUTH_THROTTLE, type AuthThrottleOptions, type HandshakeCounts } from './auth-throttle.js';
+import { ComponentSession, DEFAULT_SESSION_OPTIONS, type ComponentSessionInfo, type ComponentSessionOptions } from './component-session.js';
 import { EvictionLog } from './eviction-log.js';
 import { DEFAULT_PREAUTH_LIMITS, PreauthQueue, type PreauthLimit, type PreauthLimits } from './preauth-queue.js';
 
@@ -55,8 +55,6 @@ export class ComponentServer {
   /** Sessions from accept until their handshake succeeds or they end. */
   private readonly preauth: PreauthQueue<ComponentSession>;
   private readonly evictions: EvictionLog;
-  /** Handshakes checked since the node started, by result; read by the metrics endpoint. */
-  readonly handshakes: Record<HandshakeResult, number> = { accepted: 0, refused: 0, unknown: 0 };
 
   constructor(private readonly ctx: ComponentServerContext) {
     this.options = { ...DEFAULT_SESSION_OPTIONS, ...ctx.options };
@@ -138,11 +136,9 @@ export class ComponentServer {
     return n;
   }
 
-  /** How many sessions are authenticated now (the metrics gauge: cheaper than online()). */
-  onlineCount(): number {
-    let n = 0;
-    for (const s of this.sessions) if (s.isOnline) n++;
-    return n;
+  /** Handshakes checked since the server was made, by result. */
+  get handshakes(): Readonly<HandshakeCounts> {
+    return this.throttle.handshakes;
   }
 
   /** Authenticated sessions, by component address. */
@@ -161,7 +157,6 @@ export class ComponentServer {
       now: this.ctx.now ?? Date.now,
       options: this.options,
       authenticated: (s) => this.preauth.remove(s),
-      handshakeChecked: (result) => this.handshakes[result]++,
       ended: (s) => {
         this.sessions.delete(s);
         this.preauth.remove(s);

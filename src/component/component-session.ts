@@ -48,8 +48,6 @@ export interface ComponentSessionContext {
   options: ComponentSessionOptions;
   /** Told when the handshake succeeded: the session no longer counts as waiting to authenticate. */
   authenticated(session: ComponentSession): void;
-  /** Each handshake checked: its result, for the metrics endpoint. */
-  handshakeChecked(result: HandshakeResult): void;
   /** Told when the session ends, so the listener can forget it. */
   ended(session: ComponentSession): void;
 }
@@ -62,9 +60,6 @@ export interface ComponentSessionInfo {
   stanzasIn: number;
   stanzasOut: number;
 }
-
-/** `accepted`; `refused`: a registered call bridge with the wrong secret; `unknown`: no call bridge of that name. */
-export type HandshakeResult = 'accepted' | 'refused' | 'unknown';
 
 type State = 'awaiting-header' | 'awaiting-handshake' | 'authenticating' | 'online' | 'closed';
 
@@ -250,12 +245,10 @@ export class ComponentSession implements Route {
     if (this.state !== 'authenticating') return;
     const secret = this.ctx.secretFor(this.callbridge);
     if (verifyHandshake(this.streamId, secret, digest)) {
-      this.ctx.handshakeChecked('accepted');
       this.stream.release(AUTH_WAIT);
       return this.authenticated();
     }
 
-    this.ctx.handshakeChecked(secret === undefined ? 'unknown' : 'refused');
     // Never the secret or the digest in the log (DEVELOPERS.md).
     this.ctx.log.warn(
       { event: 'component_auth_failure', callbridge: this.callbridge, peer: this.stream.remoteAddress, known: secret !== undefined },

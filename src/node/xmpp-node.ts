@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import { ComponentServer, ListenError, type Binding } from '../component/component-server.js';
-import type { HandshakeResult } from '../component/component-session.js';
 import { LocalRouter } from '../router/local-router.js';
 import type { Router } from '../router/router.js';
 import { StreamError } from '../xmpp/errors.js';
@@ -157,12 +156,7 @@ export class XmppNode {
   }
 
   status(): NodeStatus {
-    return { service: this.serviceState(), sessions: this.components.online(), counters: this.router.counters };
-  }
-
-  /** The component listener's numbers for the metrics endpoint: sessions online now, handshakes by result since start. */
-  componentStats(): { sessions: number; handshakes: Readonly<Record<HandshakeResult, number>> } {
-    return { sessions: this.components.onlineCount(), handshakes: this.components.handshakes };
+    return { service: this.serviceState(), sessions: this.components.online(), counters: this.router.counters, handshakes: this.components.handshakes };
   }
 
   serviceState(): ServiceState {

@@ -62,12 +62,12 @@ export class NodeMetrics {
         return f ? [[{ direction: 'out' }, f.toPeers], [{ direction: 'in' }, f.fromPeers]] : [];
       },
     });
-    scrapedGauge(r, { name: 'component_sessions', help: 'Call bridge (XEP-0114 component) sessions authenticated on this node now.', read: () => node.componentStats().sessions });
+    scrapedGauge(r, { name: 'component_sessions', help: 'Call bridge (XEP-0114 component) sessions authenticated on this node now.', read: () => node.status().sessions.length });
     scrapedCounter(r, {
       name: 'component_handshakes_total',
-      help: 'Component handshakes checked, by result: accepted, refused (wrong secret), unknown (no such call bridge).',
+      help: 'Component handshakes checked, by result: accepted, or refused (a wrong secret or no such call bridge).',
       labelNames: ['result'],
-      read: () => Object.entries(node.componentStats().handshakes).map(([result, n]): Sample => [{ result }, n]),
+      read: () => Object.entries(node.status().handshakes).map(([result, n]): Sample => [{ result }, n]),
     });
     scrapedCounter(r, {
       name: 'dns_queries_total',
