@@ -65,6 +65,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     for (const c of closers.splice(0).reverse()) await c();
   };
   let metrics = options.metrics ? new NodeMetrics(node) : null;
+  closers.push(async () => metrics?.close());
   const clusterOptions = metrics ? { ...options.cluster, member: { ...options.cluster?.member, onProposal: metrics.proposal } } : options.cluster;
   try {
     const cluster = await startClustering({
@@ -87,11 +88,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       try {
         http = await startOperationsEndpoint({ node, metrics, at: { host, port }, log: options.log, loop: options.metrics.loop });
         const endpoint = http;
-        const registry = metrics;
-        closers.push(async () => {
-          await endpoint.close();
-          registry.close();
-        });
+        closers.push(() => endpoint.close());
       } catch (err) {
         metrics.close();
         metrics = null;
