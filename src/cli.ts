@@ -8,7 +8,8 @@ import { runBridgeCommand } from './bridge/bridge-command.js';
 import { runMmpCommand } from './process/mmp-command.js';
 import { runDemo } from './process/demo.js';
 import { createLogger, stderrDestination, type Logger } from './observability/logger.js';
-import { DEFAULT_SSH_PORT, startNode } from './process/node-process.js';
+import { DEFAULT_SSH_PORT, startNode, type MetricsListenOptions } from './process/node-process.js';
+import { DEFAULT_METRICS_PORT } from './process/http-endpoint.js';
 import { readPasswordFile } from './mmp/users.js';
 import { DEFAULT_COMPONENT_PORTS } from './node/xmpp-node.js';
 import { DEFAULT_CLUSTER_PORT } from './node/cluster-control.js';
@@ -30,8 +31,10 @@ const USAGE = `usage: xmpp-cluster <command> [options]
           [--component-ports 5222,5223] [--ssh-port 2222 | --no-ssh]
           [--cluster-port 5999] [--admin-password-file F]
           [--s2s-port 5269] [--federation-dns ADDR[:PORT]]
+          [--metrics-listen 127.0.0.1:9464 | --no-metrics]
                                                   run one node (first start: the admin
-                                                  password from F or XMPP_CLUSTER_ADMIN_PASSWORD)
+                                                  password from F or XMPP_CLUSTER_ADMIN_PASSWORD);
+                                                  /metrics, /healthz, /readyz over HTTP
   mmp     --data-dir D [--wait 15] ['<command>']  run MMP commands (interactive without a command);
                                                   waits up to --wait seconds for a node that is starting
   bridge  --name cb1 --secret S --domain D --server HOST:PORT
@@ -57,6 +60,8 @@ export interface NodeCliOptions {
   adminPasswordFile?: string;
   /** --s2s-port and --federation-dns: where federation listens and which DNS server finds peers. */
   federation?: { port?: number; lookup?: { resolver: Resolver } };
+  /** /metrics, /healthz and /readyz; null with --no-metrics. The default one is optional: a port taken is logged, not fatal. */
+  metrics: MetricsListenOptions | null;
 }
 
 function stderrLogger(name?: string): Logger {
@@ -79,6 +84,8 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
       'admin-password-file': { type: 'string' },
       's2s-port': { type: 'string' },
       'federation-dns': { type: 'string' },
+      'metrics-listen': { type: 'string' },
+      'no-metrics': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -107,8 +114,15 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
     ...(s2sPort === undefined ? {} : { port: s2sPort }),
     ...(dns === undefined ? {} : { lookup: { resolver: createResolver({ servers: [dns] }) } }),
   };
+  if (values['no-metrics'] && values['metrics-listen'] !== undefined) throw new OperatorError('--metrics-listen and --no-metrics: give one of them');
+  const metrics = values['no-metrics']
+    ? null
+    : values['metrics-listen'] === undefined
+      ? { host: '127.0.0.1', port: DEFAULT_METRICS_PORT, optional: true }
+      : parseListen(values['metrics-listen'], '--metrics-listen');
   return {
     dataDir: resolve(values['data-dir']),
+    metrics,
     ...(Object.keys(federation).length > 0 ? { federation } : {}),
     clusterPort,
     ...(clusterListenPort === undefined ? {} : { clusterListenPort }),
@@ -119,6 +133,14 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
     ssh: values['no-ssh'] ? null : { host: address, port: sshPort },
     adminPasswordFile: values['admin-password-file'],
   };
+}
+
+/** `host:port` or `[v6]:port`. */
+function parseListen(spec: string, option: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(spec);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new OperatorError(`${option} ${spec}: expected <address>:<port>, such as 127.0.0.1:9464`);
+  return { host: m[1] ?? m[2]!, port };
 }
 
 async function runNodeCommand(argv: string[]): Promise<number> {

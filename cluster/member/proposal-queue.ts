@@ -7,10 +7,13 @@
  * retried: so the next proposal waits until the one ahead of it is settled
  * (applied, refused, or given up on at its timeout).
  */
+import { performance } from 'node:perf_hooks';
 import { OperatorError } from '../../src/base/operator-error.js';
+import { NO_QUORUM } from '../../src/node/cluster-control.js';
 import type { ApplyOutcome, ApplyResult } from '../state/cluster-state.js';
 import type { ClusterCommand } from '../state/commands.js';
 import { encodeProposal } from '../state/proposal.js';
+import type { ProposalResult, ProposalTiming } from './raft-member-options.js';
 
 export const NOT_CONFIRMED = 'the cluster did not confirm the change in time; it may still be applied';
 
@@ -94,5 +97,24 @@ export class ProposalQueue {
     this.queue.shift();
     clearTimeout(head.timer);
     settle();
+  }
+}
+
+/**
+ * Runs one proposal (waiting for a leader included: the caller waits for that
+ * too) and tells `report` how long it took and how it ended.
+ */
+export async function timedProposal<T>(run: () => Promise<T>, report: ((timing: ProposalTiming) => void) | undefined, stopped: string): Promise<T> {
+  if (!report) return run();
+  const started = performance.now();
+  const done = (result: ProposalResult) => report({ seconds: (performance.now() - started) / 1000, result });
+  try {
+    const outcome = await run();
+    done('applied');
+    return outcome;
+  } catch (err) {
+    const failed = !(err instanceof OperatorError) || [NO_QUORUM, NOT_CONFIRMED, stopped].includes(err.message);
+    done(failed ? 'failed' : 'refused');
+    throw err;
   }
 }

@@ -42,6 +42,17 @@ export interface RaftMemberOptions {
   readonly historyUntil?: number;
   /** Election jitter seed; random by default. */
   readonly seed?: number;
+  /** Told when each proposal of this node settles, with how long it took (the metrics' latency histogram). */
+  readonly onProposal?: (timing: ProposalTiming) => void;
+}
+
+/** `applied` (a duplicate of an applied one too), `refused` by the state, `failed`: no quorum, a timeout, the member stopped. */
+export type ProposalResult = 'applied' | 'refused' | 'failed';
+
+export interface ProposalTiming {
+  /** From propose() to its outcome on this node. */
+  readonly seconds: number;
+  readonly result: ProposalResult;
 }
 
 export interface ResolvedMemberOptions {
@@ -53,6 +64,7 @@ export interface ResolvedMemberOptions {
   readonly viewTicks: number;
   /** How long a change or read made during an election waits for a leader before it is refused: two of the longest election timeouts. */
   readonly leaderWaitMs: number;
+  readonly onProposal: ((timing: ProposalTiming) => void) | undefined;
 }
 
 /**
@@ -74,6 +86,7 @@ export function resolveMemberOptions(options: RaftMemberOptions): ResolvedMember
     retryMs: options.retryMs ?? 300,
     viewTicks: Math.max(1, Math.round((options.viewMs ?? 500) / tickMs)),
     leaderWaitMs: 2 * 2 * (options.electionTicks ?? 10) * tickMs,
+    onProposal: options.onProposal,
   };
 }
 

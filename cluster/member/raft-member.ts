@@ -26,7 +26,7 @@ import { afterLeaderLinkLost } from './leader-failover.js';
 import { changeMembership } from './membership-change.js';
 import { PeerActivity } from './peer-activity.js';
 import { openCore, resolveMemberOptions, type RaftMemberOptions, type ResolvedMemberOptions } from './raft-member-options.js';
-import { ProposalQueue } from './proposal-queue.js';
+import { ProposalQueue, timedProposal } from './proposal-queue.js';
 import { clusterView, memberStatus, type MemberStatus } from './member-status.js';
 import { broadcastControl, decodeRaftFrame, peerEndpoints } from './peer-frames.js';
 
@@ -132,10 +132,12 @@ export class RaftMember {
    */
   async propose(command: ClusterCommand, timeoutMs: number): Promise<ApplyOutcome> {
     if (!this.running) throw new OperatorError(MEMBER_STOPPED);
-    await this.whenLeaderKnown();
-    const { promise, first } = this.proposals.add(command, timeoutMs);
-    if (first) this.run(() => this.sendHeadProposal(true));
-    return promise;
+    return timedProposal(async () => {
+      await this.whenLeaderKnown();
+      const { promise, first } = this.proposals.add(command, timeoutMs);
+      if (first) this.run(() => this.sendHeadProposal(true));
+      return promise;
+    }, this.o.onProposal, MEMBER_STOPPED);
   }
 
   /** Linearizable read barrier: resolves once this node applied everything committed when it was asked. */

@@ -1,5 +1,5 @@
 import type { Logger } from '../../src/observability/logger.js';
-import type { RemoteRoutes, Route, Router, RouterCounters, Stanza } from '../../src/router/router.js';
+import type { BounceCounts, RemoteRoutes, Route, Router, RouterCounters, Stanza } from '../../src/router/router.js';
 import type { PeerId, Transport } from '../transport/transport.js';
 import { AttachWaits } from './attach-waits.js';
 import { DedupWindow } from './dedup-window.js';
@@ -27,6 +27,11 @@ export interface ClusterRouterOptions {
   graceMs?: number;
   /** Bounds of the unconfirmed stanzas of this node's sessions; over either, senders are held. */
   maxUnacked?: Partial<UnackedLimits>;
+}
+
+export interface ForwardedCounters {
+  toPeers: number;
+  fromPeers: number;
 }
 
 /** One call-bridge session of the cluster, for `xmpp status`. */
@@ -64,6 +69,9 @@ interface LocalSession {
  */
 export class ClusterRouter implements Router {
   readonly counters: RouterCounters = { routed: 0, bounced: 0, dropped: 0, answered: 0 };
+  readonly bounces: BounceCounts = {};
+  /** Stanza frames this node sent to and took from peers (`fwd` to the leader, `dlv` from it), resends included; read by the metrics endpoint. */
+  readonly forwarded: ForwardedCounters = { toPeers: 0, fromPeers: 0 };
   private readonly self: PeerId;
   private readonly log: Logger;
   private readonly transport: Transport;
@@ -106,6 +114,7 @@ export class ClusterRouter implements Router {
       remote: options.remote,
       graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
       counters: this.counters,
+      bounces: this.bounces,
       members: () => this.members,
       localRoute: (address, sid) => {
         const local = this.locals.get(address);
@@ -113,7 +122,10 @@ export class ClusterRouter implements Router {
       },
       write: (route, e, destination) => this.writer.write(route, e.stanza.raw, e.origin, e.epoch, e.seq, destination),
       settle: (e, reply) => this.settled(e, reply),
-      send: (peer, message) => this.outbox.send(peer, message),
+      send: (peer, message) => {
+        if (message.t === 'dlv') this.forwarded.toPeers++;
+        return this.outbox.send(peer, message);
+      },
       replace: (holder, address, sid) => (holder === this.self ? this.replaceLocal(address, sid) : void this.outbox.send(holder, { t: 'replaced', address, sid })),
       tableChanged: () => this.scheduleTable(),
     };
@@ -210,7 +222,10 @@ export class ClusterRouter implements Router {
 
   private forward(entry: OriginEntry): void {
     if (this.leading) this.leading.forward(this.leaderEntry(this.self, this.buffer.epoch, entry.seq, entry.stanza));
-    else if (this.leader !== undefined) this.outbox.send(this.leader, { t: 'fwd', epoch: this.buffer.epoch, seq: entry.seq, stanza: entry.stanza });
+    else if (this.leader !== undefined) {
+      this.forwarded.toPeers++;
+      this.outbox.send(this.leader, { t: 'fwd', epoch: this.buffer.epoch, seq: entry.seq, stanza: entry.stanza });
+    }
     // No leader: it waits in the buffer and goes when one is known.
   }
 
@@ -273,8 +288,10 @@ export class ClusterRouter implements Router {
     }
     switch (m.t) {
       case 'fwd':
+        this.forwarded.fromPeers++;
         return this.leading?.forward(this.leaderEntry(from, m.epoch, m.seq, m.stanza));
       case 'dlv':
+        this.forwarded.fromPeers++;
         return this.onDeliver(from, m);
       case 'ack':
         for (const seq of m.seqs) this.settleLocal(m.epoch, seq);

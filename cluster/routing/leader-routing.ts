@@ -1,5 +1,5 @@
 import type { Logger } from '../../src/observability/logger.js';
-import type { RemoteRoutes, Route, RouterCounters } from '../../src/router/router.js';
+import { countBounce, type BounceCounts, type RemoteRoutes, type Route, type RouterCounters } from '../../src/router/router.js';
 import { answerServerStanza } from '../../src/router/server-domain.js';
 import type { StanzaErrorCondition } from '../../src/xmpp/errors.js';
 import type { PeerId } from '../transport/transport.js';
@@ -16,6 +16,7 @@ export interface LeaderContext {
   readonly remote: RemoteRoutes | undefined;
   readonly graceMs: number;
   readonly counters: RouterCounters;
+  readonly bounces: BounceCounts;
   /** Cluster members, this node included. */
   members(): ReadonlySet<PeerId>;
   /** The local route of a session of this node, if it is still the one with `sid`. */
@@ -323,7 +324,10 @@ export class LeaderRouting {
     if (reply === null) {
       this.counters.dropped++;
       this.ctx.log.debug({ event: 'undeliverable_dropped', to: entry.stanza.attrs.to, type: entry.stanza.attrs.type }, 'undeliverable stanza dropped (no error for an error or result)');
-    } else this.counters.bounced++;
+    } else {
+      this.counters.bounced++;
+      countBounce(this.ctx.bounces, condition);
+    }
     this.finish(entry, key, reply);
   }
 

@@ -25,13 +25,22 @@ interface Record {
   last: number;
 }
 
+/** Handshakes checked, by result: every success and failure passes through the throttle. */
+export interface HandshakeCounts {
+  accepted: number;
+  refused: number;
+}
+
 export class AuthThrottle {
   private readonly records = new Map<string, Record>();
+  /** Since the listener started; read by the metrics endpoint. */
+  readonly handshakes: HandshakeCounts = { accepted: 0, refused: 0 };
 
   constructor(private readonly options: AuthThrottleOptions = DEFAULT_AUTH_THROTTLE) {}
 
   /** Records a failure and returns how long to wait before answering it. */
   failure(address: string, now: number): number {
+    this.handshakes.refused++;
     const previous = this.current(address, now);
     const failures = (previous?.failures ?? 0) + 1;
     this.records.delete(address);
@@ -57,6 +66,7 @@ export class AuthThrottle {
   }
 
   success(address: string): void {
+    this.handshakes.accepted++;
     this.records.delete(address);
   }
 

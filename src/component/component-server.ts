@@ -3,7 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Router } from '../router/router.js';
 import { StreamError } from '../xmpp/errors.js';
 import { normalizeAddress } from '../xmpp/xmpp-stream.js';
-import { AuthThrottle, DEFAULT_AUTH_THROTTLE, type AuthThrottleOptions } from './auth-throttle.js';
+import { AuthThrottle, DEFAULT_AUTH_THROTTLE, type AuthThrottleOptions, type HandshakeCounts } from './auth-throttle.js';
 import { ComponentSession, DEFAULT_SESSION_OPTIONS, type ComponentSessionInfo, type ComponentSessionOptions } from './component-session.js';
 import { EvictionLog } from './eviction-log.js';
 import { DEFAULT_PREAUTH_LIMITS, PreauthQueue, type PreauthLimit, type PreauthLimits } from './preauth-queue.js';
@@ -134,6 +134,11 @@ export class ComponentServer {
       }
     }
     return n;
+  }
+
+  /** Handshakes checked since the server was made, by result. */
+  get handshakes(): Readonly<HandshakeCounts> {
+    return this.throttle.handshakes;
   }
 
   /** Authenticated sessions, by component address. */

@@ -1,4 +1,4 @@
-import { DnsResponder } from '../dns/dns-responder.js';
+import { DnsResponder, type DnsResponderCounters } from '../dns/dns-responder.js';
 import type { DnsZone } from '../dns/zone.js';
 import { OperatorError } from '../base/operator-error.js';
 import type { Logger } from '../observability/logger.js';
@@ -29,6 +29,8 @@ export class DnsService {
   private endpoints: readonly DnsEndpoint[] = [];
   private served = '';
   private timer: NodeJS.Timeout | undefined;
+  /** What responders closed since the node started counted: each `apply` may replace the responder, the metrics never go back. */
+  private readonly closedCounts = { answered: 0, dropped: 0, rateLimited: 0, tcpRefused: 0 };
 
   constructor(private readonly options: DnsServiceOptions) {}
 
@@ -55,6 +57,19 @@ export class DnsService {
       if (previous.length > 0) await this.start(previous).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Queries since the node started, over every responder it ran (tcpConnections: open now). */
+  counters(): DnsResponderCounters {
+    const now = this.responder?.counters;
+    const c = this.closedCounts;
+    return {
+      answered: c.answered + (now?.answered ?? 0),
+      dropped: c.dropped + (now?.dropped ?? 0),
+      rateLimited: c.rateLimited + (now?.rateLimited ?? 0),
+      tcpRefused: c.tcpRefused + (now?.tcpRefused ?? 0),
+      tcpConnections: now?.tcpConnections ?? 0,
+    };
   }
 
   /** Serves the zone as it is now, if it changed. */
@@ -98,6 +113,11 @@ export class DnsService {
     this.responder = undefined;
     if (!responder) return;
     await responder.close();
+    const last = responder.counters;
+    this.closedCounts.answered += last.answered;
+    this.closedCounts.dropped += last.dropped;
+    this.closedCounts.rateLimited += last.rateLimited;
+    this.closedCounts.tcpRefused += last.tcpRefused;
     this.options.log.info({ event: 'dns_stopped' }, 'the DNS responder stopped');
   }
 }

@@ -1,6 +1,6 @@
 /** What an XmppNode is opened with, and the shapes of its status (xmpp-node.ts). */
 import type { Binding } from '../component/component-server.js';
-import type { AuthThrottleOptions } from '../component/auth-throttle.js';
+import type { AuthThrottleOptions, HandshakeCounts } from '../component/auth-throttle.js';
 import type { ComponentSessionInfo, ComponentSessionOptions } from '../component/component-session.js';
 import type { PreauthLimits } from '../component/preauth-queue.js';
 import type { Logger } from '../observability/logger.js';
@@ -50,4 +50,6 @@ export interface NodeStatus {
   service: ServiceState;
   sessions: ComponentSessionInfo[];
   counters: Readonly<RouterCounters>;
+  /** Component handshakes since the node started, by result (the metrics endpoint). */
+  handshakes: Readonly<HandshakeCounts>;
 }

@@ -157,7 +157,7 @@ export class XmppNode {
   }
 
   status(): NodeStatus {
-    return { service: this.serviceState(), sessions: this.components.online(), counters: this.router.counters };
+    return { service: this.serviceState(), sessions: this.components.online(), counters: this.router.counters, handshakes: this.components.handshakes };
   }
 
   serviceState(): ServiceState {

@@ -6,6 +6,7 @@ import { OperatorError } from '../base/operator-error.js';
 import type { Terminal } from '../mmp/command.js';
 import { ControlSocketError, runThroughControlSocket } from '../mmp/control-socket.js';
 import { dataDirLayout } from '../node/data-dir.js';
+import { DEFAULT_METRICS_PORT } from './http-endpoint.js';
 
 /**
  * The demo's node processes: `xmpp-cluster node` children, one per address,
@@ -41,14 +42,23 @@ export class DemoNode {
     return this.child?.pid;
   }
 
+  /** Each node's own metrics and health listener, on its own address. */
+  get metricsUrl(): string {
+    return `http://${this.address}:${DEFAULT_METRICS_PORT}`;
+  }
+
+  private get args(): string[] {
+    return ['node', '--data-dir', this.dataDir, '--name', this.name, '--address', this.address, '--admin-password-file', this.passwordFile, '--metrics-listen', `${this.address}:${DEFAULT_METRICS_PORT}`];
+  }
+
   get commandLine(): string {
-    return `node dist/src/cli.js node --data-dir ${this.dataDir} --name ${this.name} --address ${this.address} --admin-password-file ${this.passwordFile}`;
+    return `node dist/src/cli.js ${this.args.join(' ')}`;
   }
 
   start(): void {
     const log = openSync(this.logFile, 'a', 0o600);
     try {
-      this.child = spawn(process.execPath, [CLI, 'node', '--data-dir', this.dataDir, '--name', this.name, '--address', this.address, '--admin-password-file', this.passwordFile], {
+      this.child = spawn(process.execPath, [CLI, ...this.args], {
         stdio: ['ignore', log, log],
       });
     } finally {

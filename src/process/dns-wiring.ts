@@ -7,9 +7,14 @@ import type { Logger } from '../observability/logger.js';
  * Runs the node's health-aware DNS responder from its settings: started at
  * boot from the data directory (so a restarted node resumes it), restarted
  * when `xmpp dns listen` or `xmpp dns enable|disable` change (typed on any
- * member, for enable), re-zoned on every other change. Returns its closer.
+ * member, for enable), re-zoned on every other change.
  */
-export async function startDns(node: XmppNode, log: Logger): Promise<() => Promise<void>> {
+export interface RunningDns {
+  readonly service: DnsService;
+  close(): Promise<void>;
+}
+
+export async function startDns(node: XmppNode, log: Logger): Promise<RunningDns> {
   const dnsLog = log.child({ module: 'dns' });
   const service = new DnsService({ log: dnsLog, zone: () => node.dnsZone() });
   const changes = new SerialQueue();
@@ -25,8 +30,11 @@ export async function startDns(node: XmppNode, log: Logger): Promise<() => Promi
     });
   const off = node.onDnsChange(() => void apply());
   await apply();
-  return async () => {
-    off();
-    await changes.run(() => service.close());
+  return {
+    service,
+    close: async () => {
+      off();
+      await changes.run(() => service.close());
+    },
   };
 }

@@ -12,6 +12,10 @@ import { NodeCredentials } from './node-credentials.js';
 import { startFederation, type FederationWiringOptions, type RunningFederation } from './federation-wiring.js';
 import { clusterFederationView } from '../../cluster/member/cluster-federation-view.js';
 import type { ClusterServiceOptions } from '../../cluster/member/cluster-host.js';
+import type { LoopStallOptions } from '../observability/loop-stall.js';
+import type { HttpEndpoint } from './http-endpoint.js';
+import { startOperationsEndpoint } from './metrics-wiring.js';
+import { NodeMetrics } from './node-metrics.js';
 
 /**
  * A node with its doors open: the XMPP service (if enabled), the MMP over
@@ -24,7 +28,20 @@ export interface RunningNode {
   users: UserStore;
   ssh: MmpSshServer | null;
   federation: RunningFederation;
+  /** The node's metrics (null with no metrics listener); `federationStreams(source)` wires federation in. */
+  metrics: NodeMetrics | null;
+  /** The /metrics, /healthz, /readyz listener, or null. */
+  http: HttpEndpoint | null;
   close(): Promise<void>;
+}
+
+export interface MetricsListenOptions {
+  host: string;
+  port: number;
+  /** When the port cannot be bound, log it and run without metrics (the CLI's default listener) instead of failing. */
+  optional?: boolean;
+  /** The /healthz stall threshold and window (tests lower them). */
+  loop?: LoopStallOptions;
 }
 
 export const DEFAULT_SSH_PORT = 2222;
@@ -42,6 +59,8 @@ export interface StartNodeOptions extends XmppNodeOptions {
   cluster?: ClusterServiceOptions;
   /** Federation's port, peer lookup and timings (federation-wiring.ts). */
   federation?: Omit<FederationWiringOptions, 'log' | 'view' | 'credentials'>;
+  /** Where /metrics, /healthz and /readyz listen; undefined or null: nowhere (the CLI gives 127.0.0.1:9464 unless --no-metrics). */
+  metrics?: MetricsListenOptions | null;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
@@ -51,6 +70,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const closeAll = async () => {
     for (const c of closers.splice(0).reverse()) await c();
   };
+  let metrics = options.metrics ? new NodeMetrics(node) : null;
+  closers.push(async () => metrics?.close());
+  const clusterOptions = metrics ? { ...options.cluster, member: { ...options.cluster?.member, onProposal: metrics.proposal } } : options.cluster;
   try {
     const credentials = await NodeCredentials.start(node, options.log);
     closers.push(async () => credentials.stop());
@@ -62,11 +84,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       clusterListenPort: options.clusterListenPort,
       componentPort: (options.componentPorts ?? DEFAULT_COMPONENT_PORTS)[0]!,
       log: options.log,
-      service: options.cluster,
+      service: clusterOptions,
       routing: options.router ? undefined : routing,
     });
     closers.push(() => cluster.close());
-    closers.push(await startDns(node, options.log));
     const slot = options.router ? undefined : routing.slot;
     const federation = await startFederation(node, options.router ? undefined : routing.remote, {
       ...options.federation,
@@ -77,6 +98,24 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         : {}),
     });
     closers.push(() => federation.close());
+    const dns = await startDns(node, options.log);
+    closers.push(() => dns.close());
+    let http: HttpEndpoint | null = null;
+    if (metrics && options.metrics) {
+      metrics.attach({ router: routing.router, dns: dns.service, cluster });
+      metrics.federationStreams(() => federation.service.connections());
+      const { host, port } = options.metrics;
+      try {
+        http = await startOperationsEndpoint({ node, metrics, at: { host, port }, log: options.log, loop: options.metrics.loop });
+        const endpoint = http;
+        closers.push(() => endpoint.close());
+      } catch (err) {
+        metrics.close();
+        metrics = null;
+        if (!options.metrics.optional) throw err;
+        options.log.warn({ module: 'http', event: 'metrics_listen_failed', reason: (err as Error).message }, 'running without the metrics listener');
+      }
+    }
     const users = await UserStore.open(options.dataDir);
     const interpreter = nodeInterpreter(node, { users });
     const control: Server = await startControlSocket(node.layout.controlSocket, interpreter);
@@ -90,7 +129,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       closers.push(() => server.close());
     }
     options.log.info(
-      { module: 'node', event: 'node_started', name: node.name, dataDir: options.dataDir, service: node.serviceState().state, ssh: ssh ? `${ssh.address}:${ssh.port}` : null },
+      { module: 'node', event: 'node_started', name: node.name, dataDir: options.dataDir, service: node.serviceState().state, ssh: ssh ? `${ssh.address}:${ssh.port}` : null, metrics: http?.url ?? null },
       'node started',
     );
     let closed = false;
@@ -100,6 +139,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       users,
       ssh,
       federation,
+      metrics,
+      http,
       close: async () => {
         if (closed) return;
         closed = true;

@@ -2,7 +2,7 @@ import type { Logger } from '../observability/logger.js';
 import { StanzaError } from '../xmpp/errors.js';
 import { errorReply } from '../xmpp/stanza.js';
 import { HeldSenders } from './held-senders.js';
-import type { RemoteRoutes, Route, Router, RouterCounters, Stanza } from './router.js';
+import { countBounce, type BounceCounts, type RemoteRoutes, type Route, type Router, type RouterCounters, type Stanza } from './router.js';
 import { answerServerStanza } from './server-domain.js';
 
 export interface LocalRouterOptions {
@@ -21,6 +21,7 @@ export class LocalRouter implements Router {
   private readonly routes = new Map<string, Route>();
   private readonly held = new HeldSenders();
   readonly counters: RouterCounters = { routed: 0, bounced: 0, dropped: 0, answered: 0 };
+  readonly bounces: BounceCounts = {};
   private readonly domain: () => string;
   private readonly log: Logger;
   private readonly remote: RemoteRoutes | undefined;
@@ -93,6 +94,7 @@ export class LocalRouter implements Router {
       ? new StanzaError('service-unavailable', `${stanza.toDomain} is not connected`)
       : new StanzaError('remote-server-not-found', `${stanza.toDomain} is not served here`);
     this.counters.bounced++;
+    countBounce(this.bounces, error.condition);
     origin.deliver(errorReply(stanza.name, stanza.attrs, error));
   }
 }

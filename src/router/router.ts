@@ -4,6 +4,8 @@
  * forwarding to the leader, without the component code changing.
  */
 
+import type { StanzaErrorCondition } from '../xmpp/errors.js';
+
 export type StanzaName = 'message' | 'presence' | 'iq';
 
 /** A stanza as the stream parser delivered it: its head, and its original text. */
@@ -88,6 +90,16 @@ export interface Router {
   route(stanza: Stanza, origin: Route): void;
   /** Live counts since the router started. */
   readonly counters: Readonly<RouterCounters>;
+  /** `bounced` by the stanza error condition given (RFC 6120 §8.3.3), for the metrics endpoint. */
+  readonly bounces?: Readonly<BounceCounts>;
+}
+
+/** Bounces by condition: the keys are RFC 6120 condition names, a bounded set. */
+export type BounceCounts = Partial<Record<StanzaErrorCondition, number>>;
+
+/** Counts one bounce (not on the hot path: a bounce builds an error stanza anyway). */
+export function countBounce(counts: BounceCounts, condition: StanzaErrorCondition): void {
+  counts[condition] = (counts[condition] ?? 0) + 1;
 }
 
 /**
