@@ -68,7 +68,7 @@ export class BenchClusterNode {
     if (this.running) throw new BenchClusterError(`${this.name} is already running`);
     const log = openSync(this.logFile, 'a', 0o600);
     try {
-      const args = ['node', '--data-dir', this.dataDir, '--name', this.name, '--address', this.address, '--component-ports', `${this.componentPort},${this.componentPort + 1}`, '--cluster-port', String(this.clusterPort), '--no-ssh'];
+      const args = ['node', '--data-dir', this.dataDir, '--name', this.name, '--address', this.address, '--component-ports', `${this.componentPort},${this.componentPort + 1}`, '--cluster-port', String(this.clusterPort), '--no-ssh', '--no-metrics'];
       // BENCH_CPU_PROF=<dir>: a V8 CPU profile of every node process, written when it stops.
       const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF, '--cpu-prof-name', `${this.name}-${Date.now()}.cpuprofile`] : [];
       this.child = spawn(process.execPath, [...prof, CLI, ...args], { stdio: ['ignore', log, log] });

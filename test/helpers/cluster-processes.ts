@@ -76,6 +76,8 @@ export class ClusterNodeProcess {
       '--cluster-port', String(this.ports.cluster),
       ...(this.ports.clusterListen === undefined ? [] : ['--cluster-listen-port', String(this.ports.clusterListen)]),
       '--admin-password-file', this.passwordFile,
+      // Each node's metrics on its own address, so parallel test files never contend for 127.0.0.1:9464.
+      '--metrics-listen', `${this.address}:9464`,
     ]);
     this.process = p;
     started.add(p);
