@@ -11,6 +11,7 @@ import { readPasswordFile } from './mmp/users.js';
 import { DEFAULT_COMPONENT_PORTS } from './node/xmpp-node.js';
 import { DEFAULT_CLUSTER_PORT } from './node/cluster-control.js';
 import { CorruptFileError, OperatorError } from './base/operator-error.js';
+import { NewerFormatError } from './base/format-version.js';
 import { untilSignal } from './process/signals.js';
 
 /**
@@ -149,7 +150,10 @@ function errorLine(err: unknown): string {
   const name = (err as Error)?.name ?? '';
   const message = (err as Error)?.message ?? String(err);
   const known =
-    err instanceof OperatorError || err instanceof CorruptFileError || ['ListenError', 'UserStoreError', 'HostKeyError'].includes(name) || code.startsWith('ERR_PARSE_ARGS') || code === 'EADDRINUSE';
+    err instanceof OperatorError ||
+    err instanceof CorruptFileError ||
+    err instanceof NewerFormatError ||
+    ['ListenError', 'UserStoreError', 'HostKeyError', 'CorruptSnapshotError', 'CorruptLogError', 'CorruptFormatFileError', 'StateSnapshotError'].includes(name) || code.startsWith('ERR_PARSE_ARGS') || code === 'EADDRINUSE';
   const text = known ? message : `internal error: ${message}`;
   return `Error: ${text.replace(/\s*\n\s*/g, ' ')}\n`;
 }
