@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { runBridgeCommand } from './bridge/bridge-command.js';
 import { runMmpCommand } from './process/mmp-command.js';
+import { runBackupCommand, runRestoreCommand } from './process/backup-command.js';
 import { runDemo } from './process/demo.js';
 import { createLogger, stderrDestination, type Logger } from './observability/logger.js';
 import { DEFAULT_SSH_PORT, startNode } from './process/node-process.js';
@@ -20,6 +21,8 @@ import { untilSignal } from './process/signals.js';
  *   node    run one node on a data directory
  *   mmp     run MMP commands on a node (its control socket, or its data directory when it is stopped)
  *   bridge  a simulated call bridge (XEP-0114 component, xmpp.js)
+ *   backup  a running node's settings, keys and applied cluster state, into one file
+ *   restore a new data directory from a backup: a standalone node, or a one-member cluster
  */
 
 const USAGE = `usage: xmpp-cluster <command> [options]
@@ -39,6 +42,11 @@ const USAGE = `usage: xmpp-cluster <command> [options]
           [--connect-timeout 2] [same options]    the same, finding the nodes by
                                                   _xmpp-component._tcp.DOMAIN SRV and
                                                   moving to the next when its node goes
+  backup  --data-dir D --out FILE                 a running node's backup (mode 0600; it holds
+                                                  every key and secret of the node)
+  restore --data-dir NEW --from FILE [--name N] [--address A]
+                                                  seeds NEW from a backup: a standalone node, or a
+                                                  one-member cluster (A: where it will run)
 `;
 
 export interface NodeCliOptions {
@@ -128,6 +136,10 @@ async function main(argv: string[]): Promise<number> {
       return runMmpCommand(rest, stderrLogger());
     case 'bridge':
       return runBridgeCommand(rest);
+    case 'backup':
+      return runBackupCommand(rest);
+    case 'restore':
+      return runRestoreCommand(rest);
     case undefined:
     case 'help':
     case '--help':

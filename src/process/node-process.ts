@@ -8,6 +8,7 @@ import { DEFAULT_COMPONENT_PORTS, XmppNode, type XmppNodeOptions } from '../node
 import { DEFAULT_CLUSTER_PORT } from '../node/cluster-control.js';
 import { ClusterRouting, startClustering } from './clustering.js';
 import { startDns } from './dns-wiring.js';
+import { backupSource } from './backup-command.js';
 import type { ClusterServiceOptions } from '../../cluster/member/cluster-host.js';
 
 /**
@@ -60,7 +61,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     closers.push(await startDns(node, options.log));
     const users = await UserStore.open(options.dataDir);
     const interpreter = nodeInterpreter(node, { users });
-    const control: Server = await startControlSocket(node.layout.controlSocket, interpreter);
+    const control: Server = await startControlSocket(node.layout.controlSocket, interpreter, 'local', backupSource(node, cluster, options.log));
     closers.push(() => new Promise<void>((resolve) => control.close(() => resolve())));
     let ssh: MmpSshServer | null = null;
     const sshAt = options.ssh === undefined ? { host: options.address, port: DEFAULT_SSH_PORT } : options.ssh;
