@@ -16,6 +16,6 @@ export class NewerStateError extends StateSnapshotError {
     readonly found: number,
     readonly newest: number,
   ) {
-    super(`cluster state snapshot version ${found} is newer than this release reads (up to ${newest})`);
+    super(`cluster state snapshot version ${found} is not supported by this release, which reads versions up to ${newest}`);
   }
 }
