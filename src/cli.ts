@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { createResolver } from './dns/srv-lookup.js';
 import { runBridgeCommand } from './bridge/bridge-command.js';
 import { runMmpCommand } from './process/mmp-command.js';
+import { runBackupCommand, runRestoreCommand } from './process/backup-command.js';
 import { runDemo } from './process/demo.js';
 import { createLogger, stderrDestination, type Logger } from './observability/logger.js';
 import { DEFAULT_SSH_PORT, startNode, type MetricsListenOptions } from './process/node-process.js';
@@ -14,6 +15,7 @@ import { readPasswordFile } from './mmp/users.js';
 import { DEFAULT_COMPONENT_PORTS } from './node/xmpp-node.js';
 import { DEFAULT_CLUSTER_PORT } from './node/cluster-control.js';
 import { CorruptFileError, OperatorError } from './base/operator-error.js';
+import { NewerFormatError } from './base/format-version.js';
 import { untilSignal } from './process/signals.js';
 
 /**
@@ -22,6 +24,8 @@ import { untilSignal } from './process/signals.js';
  *   node    run one node on a data directory
  *   mmp     run MMP commands on a node (its control socket, or its data directory when it is stopped)
  *   bridge  a simulated call bridge (XEP-0114 component, xmpp.js)
+ *   backup  a running node's settings, keys and applied cluster state, into one file
+ *   restore a new data directory from a backup: a standalone node, or a one-member cluster
  */
 
 const USAGE = `usage: xmpp-cluster <command> [options]
@@ -44,6 +48,11 @@ const USAGE = `usage: xmpp-cluster <command> [options]
           [--connect-timeout 2] [same options]    the same, finding the nodes by
                                                   _xmpp-component._tcp.DOMAIN SRV and
                                                   moving to the next when its node goes
+  backup  --data-dir D --out FILE                 a running node's backup (mode 0600; it holds
+                                                  every key and secret of the node)
+  restore --data-dir NEW --from FILE [--name N] [--address A]
+                                                  seeds NEW from a backup: a standalone node, or a
+                                                  one-member cluster (A: where it will run)
 `;
 
 export interface NodeCliOptions {
@@ -164,6 +173,10 @@ async function main(argv: string[]): Promise<number> {
       return runMmpCommand(rest, stderrLogger());
     case 'bridge':
       return runBridgeCommand(rest);
+    case 'backup':
+      return runBackupCommand(rest);
+    case 'restore':
+      return runRestoreCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -186,7 +199,10 @@ function errorLine(err: unknown): string {
   const name = (err as Error)?.name ?? '';
   const message = (err as Error)?.message ?? String(err);
   const known =
-    err instanceof OperatorError || err instanceof CorruptFileError || ['ListenError', 'UserStoreError', 'HostKeyError'].includes(name) || code.startsWith('ERR_PARSE_ARGS') || code === 'EADDRINUSE';
+    err instanceof OperatorError ||
+    err instanceof CorruptFileError ||
+    err instanceof NewerFormatError ||
+    ['ListenError', 'UserStoreError', 'HostKeyError', 'CorruptSnapshotError', 'CorruptLogError', 'CorruptFormatFileError', 'StateSnapshotError'].includes(name) || code.startsWith('ERR_PARSE_ARGS') || code === 'EADDRINUSE';
   const text = known ? message : `internal error: ${message}`;
   return `Error: ${text.replace(/\s*\n\s*/g, ' ')}\n`;
 }

@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { applyConfChange, decodeConfChange, isMember } from '../raft/membership.js';
 import { FileStorage } from '../raft/storage/file-storage.js';
 import type { ClusterState } from '../state/cluster-state.js';
+import { stateOfStoredSnapshot } from './raft-member-options.js';
 import { TransportError } from '../transport/transport.js';
 
 /** Whether the Raft storage in `dir` holds a committed configuration that includes `id`. */
@@ -14,6 +15,8 @@ export function storedMembership(dir: string, id: string): boolean {
   if (!existsSync(dir) || readdirSync(dir).length === 0) return false;
   const storage = FileStorage.open({ dir });
   try {
+    // Read now, before any link opens: a snapshot of a newer release stops the start with its one line.
+    stateOfStoredSnapshot(storage, dir);
     let conf = storage.initialState().confState;
     const commit = Math.min(storage.initialState().hardState.commit, storage.lastIndex());
     const first = storage.firstIndex();

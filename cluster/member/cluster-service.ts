@@ -32,7 +32,6 @@ import { copyOf, seedCommand, writeCopy } from './standalone-copy.js';
 import { zoneMembers } from './zone-members.js';
 
 export type { ClusterHost, ClusterHostSettings, ClusterServiceOptions } from './cluster-host.js';
-
 export class ClusterService implements ClusterControl {
   private member: RaftMember | undefined;
   private config: ReplicatedConfiguration | undefined;
@@ -99,6 +98,11 @@ export class ClusterService implements ClusterControl {
   /** The replicated configuration while this node is a member. */
   configuration(): NodeConfiguration | undefined {
     return this.isMember() ? this.config : undefined;
+  }
+
+  /** `xmpp-cluster backup`: the applied state and its index, read together (one synchronous step of the loop); undefined when not a member. */
+  appliedState(): { index: number; state: Uint8Array } | undefined {
+    return this.isMember() ? { index: this.member!.raftStatus().applied, state: this.member!.state.snapshot() } : undefined;
   }
 
   async status(): Promise<ClusterStatusView> {
@@ -218,7 +222,6 @@ export class ClusterService implements ClusterControl {
   }
 
   // ---- membership lifecycle ----------------------------------------------
-
   private async resume(): Promise<void> {
     const member = await this.startMember();
     await this.becomeMember(member);
@@ -278,7 +281,6 @@ export class ClusterService implements ClusterControl {
   }
 
   // ---- requests ------------------------------------------------------------
-
   /** Removes `target` through the leader, following leadership when the leader itself is the target. */
   private async requestRemoval(target: string): Promise<void> {
     const deadline = Date.now() + this.timeouts.joinMs;
@@ -372,7 +374,6 @@ export class ClusterService implements ClusterControl {
   }
 
   // ---- helpers ---------------------------------------------------------------
-
   private async ensureTransport(): Promise<Transport> {
     if (this.transport) return this.transport;
     const t = await this.host.createTransport(() => this.config?.trust() ?? this.host.localConfiguration().trust());
@@ -393,7 +394,6 @@ export class ClusterService implements ClusterControl {
     if (!this.isMember()) throw new OperatorError(this.host.settings().clusterEnabled ? NOT_MEMBER : NOT_CLUSTERED);
     return this.member!;
   }
-
   private selfInfo(): { name: string; cluster: string; component: string } {
     return { name: this.host.nodeName, cluster: formatEndpoint(this.host.clusterEndpoint), component: this.host.componentEndpoint() };
   }

@@ -4,12 +4,17 @@
  * (or the storage a test passes).
  */
 import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { NewerFormatError } from '../../src/base/format-version.js';
 import type { Logger } from '../../src/observability/logger.js';
 import type { NodeId } from '../raft/messages.js';
 import { Mulberry32 } from '../raft/prng.js';
 import { RaftNode } from '../raft/raft-node.js';
 import { FileStorage } from '../raft/storage/file-storage.js';
+import { SNAPSHOT_FILE } from '../raft/storage/snapshot-file.js';
 import type { RaftStorage } from '../raft/storage/storage.js';
+import { ClusterState } from '../state/cluster-state.js';
+import { NewerStateError } from '../state/errors.js';
 import type { Transport } from '../transport/transport.js';
 
 export interface RaftMemberOptions {
@@ -106,4 +111,20 @@ export function openCore(options: RaftMemberOptions, log: Logger): { storage: Ra
     logger: (event, fields) => log.debug({ event, ...fields }, event),
   });
   return { storage, node };
+}
+
+/**
+ * The applied state the stored snapshot holds (older versions migrated by
+ * ClusterState). One written by a newer release stops the member with the
+ * snapshot file's name, its version and the newest this release reads.
+ */
+export function stateOfStoredSnapshot(storage: RaftStorage, dir: string | undefined): ClusterState {
+  try {
+    return ClusterState.fromSnapshot(storage.snapshot().data);
+  } catch (err) {
+    if (err instanceof NewerStateError) {
+      throw new NewerFormatError(`cluster state in ${dir === undefined ? 'the raft snapshot' : join(dir, SNAPSHOT_FILE)}`, err.found, err.newest);
+    }
+    throw err;
+  }
 }

@@ -25,7 +25,7 @@ import { MemberWaits } from './member-waits.js';
 import { afterLeaderLinkLost } from './leader-failover.js';
 import { changeMembership } from './membership-change.js';
 import { PeerActivity } from './peer-activity.js';
-import { openCore, resolveMemberOptions, type RaftMemberOptions, type ResolvedMemberOptions } from './raft-member-options.js';
+import { openCore, resolveMemberOptions, stateOfStoredSnapshot, type RaftMemberOptions, type ResolvedMemberOptions } from './raft-member-options.js';
 import { ProposalQueue, timedProposal } from './proposal-queue.js';
 import { clusterView, memberStatus, type MemberStatus } from './member-status.js';
 import { broadcastControl, decodeRaftFrame, peerEndpoints } from './peer-frames.js';
@@ -67,7 +67,7 @@ export class RaftMember {
     this.o = resolveMemberOptions(options);
     this.historyUntil = options.historyUntil ?? 0;
     ({ storage: this.storage, node: this.node } = openCore(options, this.log));
-    this.state = ClusterState.fromSnapshot(this.storage.snapshot().data);
+    this.state = stateOfStoredSnapshot(this.storage, options.dir);
     this.proposals = new ProposalQueue(`${this.id}/${randomBytes(6).toString('hex')}`);
     this.proposals.onHeadChanged = () => this.run(() => this.sendHeadProposal(true));
     this.transport.on('frame', (from, kind, payload) => this.onFrame(from, kind, payload));

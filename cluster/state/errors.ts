@@ -9,3 +9,13 @@ export class InvalidCommandError extends Error {
 export class StateSnapshotError extends Error {
   override readonly name = 'StateSnapshotError';
 }
+
+/** A snapshot of a newer format than this release reads (it names no file: the caller knows which holds it). */
+export class NewerStateError extends StateSnapshotError {
+  constructor(
+    readonly found: number,
+    readonly newest: number,
+  ) {
+    super(`cluster state snapshot version ${found} is not supported by this release, which reads versions up to ${newest}`);
+  }
+}

@@ -4,7 +4,7 @@
  * snapshot written by this one.
  */
 import { MAX_DNS_TTL, type Direction, type PrivacyMode, type SecurityMode, type Trust } from './commands.js';
-import { StateSnapshotError } from './errors.js';
+import { NewerStateError, StateSnapshotError } from './errors.js';
 import { decodeMemberInfo } from './member-info.js';
 
 export type MemberRole = 'voter' | 'learner';
@@ -157,6 +157,7 @@ export function deserializeState(text: string): StateData {
     throw new StateSnapshotError('cluster state snapshot is not JSON');
   }
   if (typeof raw !== 'object' || raw === null) throw new StateSnapshotError('cluster state snapshot is not an object');
+  if (typeof raw.version === 'number' && Number.isInteger(raw.version) && raw.version > STATE_VERSION) throw new NewerStateError(raw.version, STATE_VERSION);
   if (raw.version !== 1 && raw.version !== 2 && raw.version !== STATE_VERSION) {
     throw new StateSnapshotError(`cluster state snapshot version ${JSON.stringify(raw.version)} is not supported by this release`);
   }

@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-file.js';
+import { checkFormatVersion, NewerFormatError } from './format-version.js';
 import { CorruptFileError } from './operator-error.js';
 
 /**
  * A JSON document in the data directory. Reading never repairs: a file that
  * does not parse or does not hold what `validate` expects stops the caller
- * with a CorruptFileError naming it.
+ * with a CorruptFileError naming it, and one written by a newer release
+ * (expectVersion) with a NewerFormatError naming it.
  */
 export async function readJsonFile<T>(path: string, validate: (value: unknown) => T): Promise<T | null> {
   let text: string;
@@ -24,6 +26,7 @@ export async function readJsonFile<T>(path: string, validate: (value: unknown) =
   try {
     return validate(value);
   } catch (err) {
+    if (err instanceof VersionAheadError) throw new NewerFormatError(path, err.found, err.newest);
     throw new CorruptFileError(path, (err as Error).message);
   }
 }
@@ -59,6 +62,26 @@ export function expectArray(value: unknown, what: string): unknown[] {
   return value;
 }
 
-export function expectVersion(doc: Record<string, unknown>, version: number): void {
-  if (doc.version !== version) throw new Error(`unknown format version ${JSON.stringify(doc.version)} (expected ${version})`);
+/** A newer version than the validator knows; readJsonFile names the file. */
+class VersionAheadError extends Error {
+  constructor(
+    readonly found: number,
+    readonly newest: number,
+  ) {
+    super(`format version ${found} is newer than ${newest}`);
+  }
+}
+
+/**
+ * The document's format version, from 1 to `newest`: the validator migrates
+ * an older one (fields it lacks take their defaults), and a newer one stops
+ * the reader with a NewerFormatError, never a guess.
+ */
+export function expectVersion(doc: Record<string, unknown>, newest: number): number {
+  try {
+    return checkFormatVersion('', doc.version, newest);
+  } catch (err) {
+    if (err instanceof NewerFormatError) throw new VersionAheadError(err.found, err.newest);
+    throw err;
+  }
 }

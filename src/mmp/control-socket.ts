@@ -12,16 +12,22 @@ import type { Interpreter } from './interpreter.js';
  *
  * One JSON object a line. Client: {run, mode} then {answer} for each prompt.
  * Server: {prompt, echo} when a command asks, {output, exitCode} when done.
+ * Client {backup: true} (`xmpp-cluster backup`): server {backup: text} or
+ * {error}. Not an MMP command, so it is never reachable over SSH, and its
+ * answer, which holds every secret of the node, is never shown as output.
  */
 
-type ClientMessage = { run: string; mode: SessionMode } | { answer: string | null };
+type ClientMessage = { run: string; mode: SessionMode } | { answer: string | null } | { backup: true };
 type ServerMessage = { prompt: string; echo: boolean } | CommandResult;
 
 const MAX_LINE = 64 * 1024;
 
-export async function startControlSocket(path: string, interpreter: Interpreter, user = 'local'): Promise<Server> {
+/** Takes a backup of the running node: the backup file's content (backup-format.ts). */
+export type BackupSource = () => Promise<string>;
+
+export async function startControlSocket(path: string, interpreter: Interpreter, user = 'local', backup?: BackupSource): Promise<Server> {
   await unlink(path).catch(() => undefined);
-  const server = createServer((socket) => serveConnection(socket, interpreter, user));
+  const server = createServer((socket) => serveConnection(socket, interpreter, user, backup));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => resolve());
@@ -30,7 +36,7 @@ export async function startControlSocket(path: string, interpreter: Interpreter,
   return server;
 }
 
-function serveConnection(socket: Socket, interpreter: Interpreter, user: string): void {
+function serveConnection(socket: Socket, interpreter: Interpreter, user: string, backup: BackupSource | undefined): void {
   const lines = createInterface({ input: socket, crlfDelay: Infinity });
   // readline passes a socket error (a client that resets) on as its own 'error': unhandled, it would end the node.
   lines.on('error', () => undefined);
@@ -59,7 +65,16 @@ function serveConnection(socket: Socket, interpreter: Interpreter, user: string)
       a?.(typeof msg.answer === 'string' ? msg.answer : null);
       return;
     }
-    if (busy || typeof msg.run !== 'string') return void socket.destroy();
+    if (!busy && 'backup' in msg && msg.backup === true) {
+      busy = true;
+      const answer = backup ? backup().then((text) => ({ backup: text }), (err: unknown) => ({ error: (err as Error)?.message ?? String(err) })) : Promise.resolve({ error: 'this node takes no backups' });
+      void answer.then((reply) => {
+        busy = false;
+        if (!socket.destroyed) socket.write(JSON.stringify(reply) + '\n');
+      });
+      return;
+    }
+    if (busy || !('run' in msg) || typeof msg.run !== 'string') return void socket.destroy();
     busy = true;
     // Every command is answered, even one that fails in a way the interpreter did not foresee: a client must never wait forever.
     void interpreter
@@ -164,4 +179,40 @@ function parseServerMessage(text: string): ServerMessage | null {
   if (typeof m.prompt === 'string' && typeof m.echo === 'boolean') return { prompt: m.prompt, echo: m.echo };
   if (typeof m.output === 'string' && (m.exitCode === 0 || m.exitCode === 1 || m.exitCode === 2)) return { output: m.output, exitCode: m.exitCode };
   return null;
+}
+
+/**
+ * `xmpp-cluster backup`: asks the node behind `path` for its backup. The
+ * answer is one line of any length (certificates included); the client reads
+ * it whole rather than through readline's line limit.
+ */
+export async function requestBackup(path: string): Promise<string> {
+  const socket = await connectControlSocket(path);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const settle = (result: string | ControlSocketError) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      if (result instanceof ControlSocketError) reject(result);
+      else resolve(result);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (!chunk.includes(0x0a)) return;
+      let reply: unknown;
+      try {
+        reply = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return settle(new ControlSocketError('the node sent an answer this client does not understand'));
+      }
+      const r = reply as Record<string, unknown>;
+      if (typeof r?.backup === 'string') return settle(r.backup);
+      settle(new ControlSocketError(`the node could not take the backup: ${typeof r?.error === 'string' ? r.error : 'no reason given'}`));
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => settle(new ControlSocketError(`the connection to the node failed (${err.code ?? err.message})`, err.code)));
+    socket.once('close', () => settle(new ControlSocketError('the node closed the control socket before answering')));
+    socket.write(JSON.stringify({ backup: true }) + '\n');
+  });
 }

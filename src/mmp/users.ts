@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-file.js';
 import { SerialQueue } from '../base/serial-queue.js';
+import { NewerFormatError } from '../base/format-version.js';
 
 /**
  * The MMP's administrator accounts, persisted in `<dataDir>/users.json`
@@ -252,6 +253,8 @@ function parseUsersFile(path: string, text: string): StoredUser[] {
   } catch {
     throw corrupt('not valid JSON');
   }
+  // Refused before anything else is checked: a newer release may have changed what the rest means.
+  if (isObject(doc) && typeof doc.version === 'number' && doc.version > FILE_VERSION) throw new NewerFormatError(path, doc.version, FILE_VERSION);
   if (!isObject(doc) || doc.version !== FILE_VERSION || !Array.isArray(doc.users)) throw corrupt(`expected {"version": ${FILE_VERSION}, "users": [...]}`);
   const users: StoredUser[] = [];
   for (const [i, entry] of doc.users.entries()) {

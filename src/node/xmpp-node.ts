@@ -11,6 +11,7 @@ import { loadTrustBundle } from '../pki/credentials.js';
 import { removeInterruptedWrites } from '../base/atomic-file.js';
 import { OperatorError } from '../base/operator-error.js';
 import { SerialQueue } from '../base/serial-queue.js';
+import { readOwnFiles } from './backup-format.js';
 import { dataDirLayout, type DataDirLayout } from './data-dir.js';
 import { loadIdentity, type NodeIdentity } from './identity.js';
 import { resolveInterfaces } from './interfaces.js';
@@ -94,13 +95,8 @@ export class XmppNode {
     }
   }
 
-  get name(): string {
-    return this.options.name;
-  }
-
-  get certFolder(): string {
-    return this.layout.certs;
-  }
+  get name(): string { return this.options.name; }
+  get certFolder(): string { return this.layout.certs; }
 
   /** The node's settings; domain, trust and dns are the configuration's (in a cluster: the replicated ones). */
   settings(): Readonly<NodeSettings> {
@@ -170,7 +166,6 @@ export class XmppNode {
   }
 
   // Settings
-
   /**
    * A running server applies a new domain at once: every session was for an
    * address of the old domain, so each ends with `<host-gone/>` (RFC 6120
@@ -284,7 +279,6 @@ export class XmppNode {
   }
 
   // Call bridges
-
   addCallbridge(name: string, secret: string): Promise<void> {
     return this.changes.run(() => this.config.addCallbridge(name, secret));
   }
@@ -346,6 +340,11 @@ export class XmppNode {
     return () => this.dnsListeners.delete(listener);
   }
 
+  /** `xmpp-cluster backup`: the node's own files, read between two changes so that they are of one moment. */
+  ownFiles(): Promise<Record<string, string>> {
+    return this.changes.run(() => readOwnFiles(this.layout));
+  }
+
   /** Waits for the changes already asked for, so that none is cut off half-way. */
   close(): Promise<void> {
     return this.changes.run(async () => {
@@ -355,7 +354,6 @@ export class XmppNode {
   }
 
   // Internals
-
   private missingForService(): string | null {
     const missing: string[] = [];
     if (!this.config.domain()) missing.push('no domain set (xmpp domain <domain>)');

@@ -11,6 +11,7 @@ import { startDns } from './dns-wiring.js';
 import { NodeCredentials } from './node-credentials.js';
 import { startFederation, type FederationWiringOptions, type RunningFederation } from './federation-wiring.js';
 import { clusterFederationView } from '../../cluster/member/cluster-federation-view.js';
+import { backupSource } from './backup-command.js';
 import type { ClusterServiceOptions } from '../../cluster/member/cluster-host.js';
 import type { LoopStallOptions } from '../observability/loop-stall.js';
 import type { HttpEndpoint } from './http-endpoint.js';
@@ -74,6 +75,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   closers.push(async () => metrics?.close());
   const clusterOptions = metrics ? { ...options.cluster, member: { ...options.cluster?.member, onProposal: metrics.proposal } } : options.cluster;
   try {
+    // Read first: a users file this release cannot read stops the node before anything listens.
+    const users = await UserStore.open(options.dataDir);
     const credentials = await NodeCredentials.start(node, options.log);
     closers.push(async () => credentials.stop());
     const cluster = await startClustering({
@@ -116,9 +119,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         options.log.warn({ module: 'http', event: 'metrics_listen_failed', reason: (err as Error).message }, 'running without the metrics listener');
       }
     }
-    const users = await UserStore.open(options.dataDir);
     const interpreter = nodeInterpreter(node, { users });
-    const control: Server = await startControlSocket(node.layout.controlSocket, interpreter);
+    const control: Server = await startControlSocket(node.layout.controlSocket, interpreter, 'local', backupSource(node, cluster, options.log));
     closers.push(() => new Promise<void>((resolve) => control.close(() => resolve())));
     let ssh: MmpSshServer | null = null;
     const sshAt = options.ssh === undefined ? { host: options.address, port: DEFAULT_SSH_PORT } : options.ssh;

@@ -14,6 +14,7 @@ import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync,
 import { join } from 'node:path';
 import type { RaftLogger } from '../config.js';
 import type { ConfState, Snapshot } from '../messages.js';
+import { checkStorageFormat } from './format-file.js';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 import { syncDirectorySync } from './fs-sync.js';
 import type { StorageBatch } from './storage.js';
@@ -40,7 +41,7 @@ export class CorruptLogError extends Error {
 }
 
 const SEGMENT = /^wal-(\d{10})\.log$/;
-const TEMPORARY = /^\.(?:wal-\d{10}\.log|snapshot\.bin)\.tmp$/;
+const TEMPORARY = /^\.(?:wal-\d{10}\.log|snapshot\.bin|format\.json)\.tmp$/;
 const segmentName = (seq: number) => `wal-${String(seq).padStart(10, '0')}.log`;
 
 export class FileStorage extends StoredLogStorage {
@@ -67,6 +68,8 @@ export class FileStorage extends StoredLogStorage {
   private recover(): void {
     // Temporary files are halves of writes a crash interrupted; the renamed originals are intact.
     for (const name of readdirSync(this.dir)) if (TEMPORARY.test(name)) unlinkSync(join(this.dir, name));
+    // Before anything is read: a newer layout is refused, never parsed as damage.
+    checkStorageFormat(this.dir);
     const snap = readSnapshotFile(this.dir);
     if (snap) this.log.snap = snap;
     const segments = readdirSync(this.dir)

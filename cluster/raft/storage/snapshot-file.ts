@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { ConfState, Snapshot } from '../messages.js';
 import { syncDirectorySync } from './fs-sync.js';
+import { NewerFormatError } from '../../../src/base/format-version.js';
 
 const MAGIC = Buffer.from('RSNP');
 const VERSION = 1;
@@ -56,6 +57,8 @@ export function readSnapshotFile(dir: string): Snapshot | undefined {
   if (!existsSync(path)) return undefined;
   const buf = readFileSync(path);
   if (buf.length < 13 || !buf.subarray(0, 4).equals(MAGIC)) throw new CorruptSnapshotError(path, 'bad header');
+  // A newer layout is refused by name, not reported as damage: the file is fine, this release is too old for it.
+  if (buf.readUInt8(4) > VERSION) throw new NewerFormatError(path, buf.readUInt8(4), VERSION);
   if (buf.readUInt8(4) !== VERSION) throw new CorruptSnapshotError(path, `unknown version ${buf.readUInt8(4)}`);
   const body = buf.subarray(9);
   if (crc32(body) !== buf.readUInt32LE(5)) throw new CorruptSnapshotError(path, 'checksum mismatch');

@@ -180,7 +180,7 @@ describe('FileStorage', () => {
     writeFileSync(join(dir, '.wal-0000000002.log.tmp'), 'half a checkpoint');
     writeFileSync(join(dir, '.snapshot.bin.tmp'), 'half a snapshot');
     const r = open(dir);
-    expect(readdirSync(dir).sort()).toEqual(['wal-0000000001.log']);
+    expect(readdirSync(dir).sort()).toEqual(['format.json', 'wal-0000000001.log']);
     expect(r.lastIndex()).toBe(1);
     r.close();
   });
