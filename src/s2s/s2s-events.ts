@@ -30,7 +30,8 @@ export interface S2sEventFields {
 const WARN = new Set<S2sEvent>(['tls-failed', 'sasl-external-failed', 'dialback-invalid', 'dialback-timeout', 'policy-refused']);
 
 export function s2sEvent(env: S2sEnvironment, event: S2sEvent, fields: S2sEventFields, message: string): void {
-  const line = { module: 'XMPPFederation', event, node: env.nodeName, ...fields };
+  // env.log is bound to module XMPPFederation already: naming it here too wrote the key twice in every line.
+  const line = { event, node: env.nodeName, ...fields };
   if (WARN.has(event)) env.log.warn(line, message);
   else env.log.info(line, message);
 }
