@@ -1,3 +1,4 @@
+import type { Element } from '@xmpp/xml';
 import { copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -132,13 +133,22 @@ export class NodeLog {
 /** Every message a call bridge received, to wait on and to count. */
 export class Mailbox {
   readonly messages: ReceivedMessage[] = [];
+  /** Every stanza as received, for what ReceivedMessage leaves out (an error's type). */
+  readonly stanzas: Element[] = [];
   private readonly changed = new Condition();
 
   constructor(readonly bridge: CallBridge) {
+    bridge.on('stanza', (el: Element) => this.stanzas.push(el));
     bridge.on('message', (m: ReceivedMessage) => {
       this.messages.push(m);
       this.changed.changed();
     });
+  }
+
+  /** The message stanza with id `id`, once received. */
+  async stanza(id: string, timeoutMs = 20_000): Promise<Element> {
+    await this.next(id, timeoutMs);
+    return this.stanzas.find((s) => s.name === 'message' && s.attrs.id === id)!;
   }
 
   async waitFor(holds: (messages: readonly ReceivedMessage[]) => boolean, what: string, timeoutMs = 20_000): Promise<void> {
