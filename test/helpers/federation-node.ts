@@ -232,7 +232,7 @@ export async function startOurNode(rig: Rig, options: OurNodeOptions, cleanups: 
 export interface Peer {
   readonly kind: 'prosody' | 'ejabberd';
   readonly domain: string;
-  /** The component, cb.<domain>: the peer federates under this name. */
+  /** The component, cb.<domain>: the peer federates under this name. Its bridge answers our pings (the peer server forwards them to it). */
   readonly component: string;
   readonly server: ProsodyServer | EjabberdServer;
   readonly bridge: CallBridge;
@@ -257,7 +257,7 @@ export async function startProsodyPeer(rig: Rig, mode: Mode, cleanups: Cleanups)
   }
   const server = await startProsody({ domain: PROSODY, address: rig.addresses.prosody, components: [{ name: 'cb', secret: PEER_SECRET }], s2s, dns: rig.dns });
   cleanups.push(() => server.stop());
-  const bridge = await CallBridge.connect({ name: 'cb', secret: PEER_SECRET, domain: PROSODY, host: server.address, port: server.componentPort });
+  const bridge = await CallBridge.connect({ name: 'cb', secret: PEER_SECRET, domain: PROSODY, host: server.address, port: server.componentPort, answerIq: true });
   cleanups.push(() => bridge.close());
   const component = `cb.${PROSODY}`;
   return {
@@ -285,7 +285,7 @@ export async function startEjabberdPeer(rig: Rig, mode: Mode, cleanups: Cleanups
   }
   const server = await startEjabberd({ domain: EJABBERD, address: rig.addresses.ejabberd, components: [{ name: 'cb', secret: PEER_SECRET }], s2s, dns: { address: rig.dns.address, port: rig.dns.port } });
   cleanups.push(() => server.stop());
-  const bridge = await CallBridge.connect({ name: 'cb', secret: PEER_SECRET, domain: EJABBERD, host: server.address, port: server.componentPort });
+  const bridge = await CallBridge.connect({ name: 'cb', secret: PEER_SECRET, domain: EJABBERD, host: server.address, port: server.componentPort, answerIq: true });
   cleanups.push(() => bridge.close());
   const component = `cb.${EJABBERD}`;
   return {
