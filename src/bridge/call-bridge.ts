@@ -39,6 +39,13 @@ export interface CallBridgeOptions {
   bareName?: boolean;
   /** Answer every message with the same body. */
   echo?: boolean;
+  /**
+   * Answer every iq get or set, as RFC 6120 §8.2.3 requires of any entity:
+   * an XEP-0199 ping with a result, anything else with
+   * `<service-unavailable/>`. Off by default: tests of the server see every
+   * iq the bridge is sent, unanswered.
+   */
+  answerIq?: boolean;
   timeoutMs?: number;
   /**
    * Receives messages from the moment the stream opens: a server may write
@@ -152,8 +159,14 @@ export class CallBridge extends EventEmitter {
     await this.entity.stop().catch(() => undefined);
   }
 
+  private answerIq(el: Element): void {
+    const answer = iqAnswer(el);
+    if (answer) void this.entity.send(answer).catch(() => undefined);
+  }
+
   private onStanza(el: Element): void {
     this.emit('stanza', el);
+    if (el.name === 'iq' && this.options.answerIq) return this.answerIq(el);
     if (el.name !== 'message') return;
     const errorEl = el.getChild('error');
     const condition = errorEl?.children.find((c): c is Element => typeof c !== 'string')?.name;
@@ -170,6 +183,14 @@ export class CallBridge extends EventEmitter {
       void this.sendMessage(message.from, message.body, message.id).catch(() => undefined);
     }
   }
+}
+
+function iqAnswer(el: Element): Element | undefined {
+  const { type, id, from, to } = el.attrs as Record<string, string | undefined>;
+  if ((type !== 'get' && type !== 'set') || !from) return undefined;
+  const attrs: Record<string, string> = { type: 'result', to: from, ...(to ? { from: to } : {}), ...(id ? { id } : {}) };
+  if (el.getChild('ping', 'urn:xmpp:ping')) return xml('iq', attrs);
+  return xml('iq', { ...attrs, type: 'error' }, xml('error', { type: 'cancel' }, xml('service-unavailable', { xmlns: 'urn:ietf:params:xml:ns:xmpp-stanzas' })));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

@@ -126,6 +126,21 @@ export class OutboundQueue {
     return all.length === 0 ? NOTHING : undelivered(all, error);
   }
 
+  /**
+   * Takes `stanzas` out of the queue wherever they wait (a late pong proved
+   * the peer read them on the stream they were first written to, so they
+   * must not be written again: remote-route.ts). Returns how many were here.
+   */
+  withdraw(stanzas: ReadonlySet<QueuedStanza>): number {
+    const before = this.size;
+    const kept = this.entries.slice(this.head).filter((e) => !stanzas.has(e.stanza));
+    if (kept.length === before) return 0;
+    this.entries = kept;
+    this.head = 0;
+    this.byteCount = kept.reduce((n, e) => n + e.bytes, 0);
+    return before - kept.length;
+  }
+
   private shift(): Entry {
     const entry = this.entries[this.head]!;
     this.entries[this.head] = undefined as unknown as Entry;

@@ -66,6 +66,14 @@ export class RemoteRoute implements Route {
   private drainWaiters: Array<() => void> = [];
   /** Outstanding pings on the current stream: id → the SentWindow mark they confirm. */
   private readonly pings = new Map<string, number>();
+  /**
+   * Pings still unanswered when the last stream was lost, with what each
+   * would confirm. A peer that was only frozen (a paused VM, SIGSTOP) reads
+   * the dead socket when it runs again and answers them late, on its own
+   * stream to us: what such a pong confirms was read there, so it leaves
+   * the queue instead of being written a second time.
+   */
+  private latePings = new Map<string, ReadonlySet<QueuedStanza>>();
   /** Stanzas re-sent once after a lost stream: a second loss bounces them. */
   private readonly resent = new WeakSet<QueuedStanza>();
   private failure: { readonly until: number; readonly error: StanzaError } | undefined;
@@ -192,11 +200,29 @@ export class RemoteRoute implements Route {
   /** An iq result or error for one of our pings; false when it answers no ping of this stream. */
   pong(id: string): boolean {
     const mark = this.pings.get(id);
-    if (mark === undefined) return false;
+    if (mark === undefined) return this.latePong(id);
     // The peer reads in order: this pong answers every earlier ping too.
     for (const [other, m] of this.pings) if (m <= mark) this.pings.delete(other);
     this.window.confirm(mark);
     this.watch?.heard();
+    return true;
+  }
+
+  /** A pong for a ping of the lost stream: what it confirms was delivered there; nothing of it is written again. */
+  private latePong(id: string): boolean {
+    const confirmed = this.latePings.get(id);
+    if (confirmed === undefined) return false;
+    // Marks grow with each ping: an earlier ping's stanzas are all in this one's.
+    for (const [other, set] of this.latePings) if ([...set].every((s) => confirmed.has(s))) this.latePings.delete(other);
+    const withdrawn = this.queue.withdraw(confirmed);
+    if (withdrawn > 0) {
+      this.ctx.log.info(
+        { domain: this.remoteDomain, localDomain: this.localDomain, confirmed: withdrawn },
+        `${this.remoteDomain} answered a ping of its replaced stream: what it read there is not sent again`,
+      );
+    }
+    this.watch?.heard();
+    this.notifyDrained();
     return true;
   }
 
@@ -306,6 +332,8 @@ export class RemoteRoute implements Route {
       true,
     );
     const waiting = this.queue.drain();
+    // Written now: a late pong for the lost stream can no longer keep them from being sent twice.
+    this.latePings.clear();
     for (let i = 0; i < waiting.length; i++) {
       if (this.stream !== stream) {
         // It ended while draining: the rest waits for the next one (streamClosed re-queued the window first).
@@ -354,16 +382,18 @@ export class RemoteRoute implements Route {
     this.stream = undefined;
     this.watch?.stop();
     this.watch = undefined;
-    this.pings.clear();
     this.sendCongested = false;
     this.ctx.events.closed(stream, reason);
-    const unconfirmed = this.window.takeAll();
     // Our own clean closes (idle, policy, security, shutdown) write the
     // closing tag after everything before it, so the peer reads those
     // stanzas first: they count as delivered. A stream that died (no pong),
     // broke, or that the peer ended may have lost what it was not yet proven
     // to have read: that is re-sent on a new stream, or bounced.
     const lost = reason.by !== 'us' || reason.why === 'ping-timeout' || reason.why === 'error';
+    this.latePings = new Map();
+    if (lost) for (const [id, mark] of this.pings) this.latePings.set(id, new Set(this.window.upTo(mark)));
+    this.pings.clear();
+    const unconfirmed = this.window.takeAll();
     if (lost && unconfirmed.length > 0) this.resend(unconfirmed);
     if (this.queue.size > 0) this.startConnect();
     for (const w of this.closedWaiters.splice(0)) w();

@@ -30,7 +30,7 @@ export interface S2sEventFields {
 const WARN = new Set<S2sEvent>(['tls-failed', 'sasl-external-failed', 'dialback-invalid', 'dialback-timeout', 'policy-refused']);
 
 export function s2sEvent(env: S2sEnvironment, event: S2sEvent, fields: S2sEventFields, message: string): void {
-  // env.log is bound to `module: "XMPPFederation"` already (server-streams.ts): pino would write the key twice.
+  // env.log is bound to module XMPPFederation already: naming it here too wrote the key twice in every line.
   const line = { event, node: env.nodeName, ...fields };
   if (WARN.has(event)) env.log.warn(line, message);
   else env.log.info(line, message);

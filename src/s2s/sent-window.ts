@@ -61,6 +61,11 @@ export class SentWindow {
     if (n > 0) this.entries.splice(0, n);
   }
 
+  /** What a ping with `mark` would confirm, still here (the window is unchanged). */
+  upTo(mark: number): QueuedStanza[] {
+    return this.entries.filter((e) => e.seq <= mark).map((e) => e.stanza);
+  }
+
   /** Over half the bound with no ping out: time to ask the peer for a checkpoint. */
   wantsCheckpoint(): boolean {
     return this.entries.length * 2 >= this.limits.maxStanzas || this.byteCount * 2 >= this.limits.maxBytes;

@@ -112,6 +112,29 @@ describe('a peer that stops answering', () => {
     expect(ids(peer.streams[1]!.stanzas)).toEqual(['m2']);
   });
 
+  it('a frozen peer that answers the dead stream\'s ping late read what came before it: that is not sent again', async () => {
+    const f = federation();
+    const peer = f.net.peer('other.test');
+    peer.answersPings = false;
+    f.send(message(FROM, 'user@other.test', 'm1'));
+    f.send(message(FROM, 'user@other.test', 'm2'));
+    await flush();
+    // The new stream waits on the frozen peer (its socket accepts, nothing answers).
+    peer.plan = { result: 'manual' };
+    await run(f, 30_000);
+    const dead = peer.streams[0]!;
+    expect(dead.closedWith).toEqual({ by: 'us', why: 'ping-timeout' });
+    f.send(message(FROM, 'user@other.test', 'm3'));
+    await flush();
+    // It runs again: it reads the dead socket, m1, m2 and our ping, and answers on its own stream to us.
+    peer.streamToUs(FROM).receive(pongFor(dead.pings[0]!));
+    await flush();
+    f.net.manual[0]!.succeed();
+    await flush();
+    expect(ids(peer.streams[1]!.stanzas)).toEqual(['m3']);
+    expect(f.bridge.delivered).toEqual([]);
+  });
+
   it('a stream the peer closes, or whose socket breaks, has its unconfirmed stanzas re-sent on a new one', async () => {
     const f = federation();
     const peer = f.net.peer('other.test');
