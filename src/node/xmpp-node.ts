@@ -97,7 +97,6 @@ export class XmppNode {
   get name(): string {
     return this.options.name;
   }
-
   get certFolder(): string {
     return this.layout.certs;
   }
@@ -172,10 +171,8 @@ export class XmppNode {
   // Settings
 
   /**
-   * A running server applies a new domain at once: every session was for an
-   * address of the old domain, so each ends with `<host-gone/>` (RFC 6120
-   * §4.9.3.5) and its call bridge reconnects to the new one
-   * (configurationChanged, so a domain set on another member acts here too).
+   * A running server applies a new domain at once: every session was for an address of the old domain, so each ends with
+   * `<host-gone/>` (RFC 6120 §4.9.3.5) and its call bridge reconnects (configurationChanged: a domain set on another member too).
    */
   setDomain(domain: string): Promise<void> {
     return this.changes.run(() => this.config.setDomain(domain));
@@ -284,7 +281,6 @@ export class XmppNode {
   }
 
   // Call bridges
-
   addCallbridge(name: string, secret: string): Promise<void> {
     return this.changes.run(() => this.config.addCallbridge(name, secret));
   }
@@ -346,6 +342,11 @@ export class XmppNode {
     return () => this.dnsListeners.delete(listener);
   }
 
+  /** SIGTERM: no new call bridges; those connected are told <system-shutdown/> (ComponentServer.shutdown); how many stayed past graceMs. */
+  shutdownService(graceMs: number): Promise<number> {
+    return this.components.shutdown(graceMs);
+  }
+
   /** Waits for the changes already asked for, so that none is cut off half-way. */
   close(): Promise<void> {
     return this.changes.run(async () => {
@@ -355,7 +356,6 @@ export class XmppNode {
   }
 
   // Internals
-
   private missingForService(): string | null {
     const missing: string[] = [];
     if (!this.config.domain()) missing.push('no domain set (xmpp domain <domain>)');

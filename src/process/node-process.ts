@@ -11,6 +11,7 @@ import { startDns } from './dns-wiring.js';
 import { startFederation, type FederationWiringOptions, type RunningFederation } from './federation-wiring.js';
 import { clusterFederationView } from '../../cluster/member/cluster-federation-view.js';
 import type { ClusterServiceOptions } from '../../cluster/member/cluster-host.js';
+import { gracefulShutdown, type ShutdownReport } from './shutdown.js';
 
 /**
  * A node with its doors open: the XMPP service (if enabled), the MMP over
@@ -24,6 +25,8 @@ export interface RunningNode {
   ssh: MmpSshServer | null;
   federation: RunningFederation;
   close(): Promise<void>;
+  /** SIGTERM: hand off leadership, send the call bridges away, flush, close (shutdown.ts); at most timeoutMs. */
+  shutdown(timeoutMs?: number): Promise<ShutdownReport>;
 }
 
 export const DEFAULT_SSH_PORT = 2222;
@@ -89,19 +92,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       'node started',
     );
     let closed = false;
-    return {
-      node,
-      interpreter,
-      users,
-      ssh,
-      federation,
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await closeAll();
-        options.log.info({ module: 'node', event: 'node_stopped', name: node.name }, 'node stopped');
-      },
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await closeAll();
+      options.log.info({ module: 'node', event: 'node_stopped', name: node.name }, 'node stopped');
     };
+    const router = options.router ? undefined : routing.router;
+    return { node, interpreter, users, ssh, federation, close, shutdown: (ms) => gracefulShutdown({ node, cluster, router, ssh, federation, log: options.log, close }, ms) };
   } catch (err) {
     await closeAll();
     throw err;
