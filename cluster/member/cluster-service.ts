@@ -201,8 +201,8 @@ export class ClusterService implements ClusterControl {
   }
 
   /** SIGTERM, before close(): a leader hands leadership off and waits for its successor; a follower for a leader (leader-handoff.ts). */
-  handOffLeadership(timeoutMs: number): Promise<HandOffOutcome> {
-    return handOffLeadership(this.isMember() ? this.member : undefined, timeoutMs, this.log);
+  handOffLeadership(timeoutMs: number, log: Logger = this.log): Promise<HandOffOutcome> {
+    return handOffLeadership(this.isMember() ? this.member : undefined, timeoutMs, log);
   }
 
   /** Process shutdown: stops the loop and the links; membership stays on disk for the next start. */

@@ -59,7 +59,7 @@ export async function gracefulShutdown(parts: ShutdownParts, timeoutMs = DEFAULT
   const steps = async (): Promise<void> => {
     // The wait for a successor gets at most half of the time: the call bridges and the flush need the rest.
     waiting = { leader: parts.cluster.leaderId() ?? 'none' };
-    const handOff = await parts.cluster.handOffLeadership(Math.max(1, Math.floor(timeoutMs / 2)));
+    const handOff = await parts.cluster.handOffLeadership(Math.max(1, Math.floor(timeoutMs / 2)), log);
     if (handOff.was === 'leader') {
       if (handOff.to === undefined) log.info({ event: 'leadership_kept', leader: handOff.leader }, 'the only voter: no leader to hand over to');
       else if (handOff.leader && handOff.leader !== parts.node.identity.id) log.info({ event: 'leadership_transferred', to: handOff.to, leader: handOff.leader }, 'leadership transferred; the new leader is known');
@@ -72,14 +72,17 @@ export async function gracefulShutdown(parts: ShutdownParts, timeoutMs = DEFAULT
     waiting = {};
     // Federation streams end with <system-shutdown/> too: a remote server reconnects to another member.
     const closing = Promise.all([parts.ssh?.close(), parts.federation.close()]);
+    const sessions = parts.node.status().sessions.length;
+    // The component listeners close and the call bridges are told at once; a call bridge that
+    // never closes its half must not leave the flush no time: it gets half of what is left.
+    const bridgesGone = parts.node.shutdownService(Math.max(1, Math.floor(remaining() / 2)));
     log.info({ event: 'listeners_closed' }, 'no new connections: component, federation and SSH listeners closed');
+    log.info({ event: 'callbridges_told', sessions }, 'call bridges told <system-shutdown/>');
 
     step = 'call bridges';
-    const sessions = parts.node.status().sessions.length;
     waiting = { sessions };
-    // A call bridge that never closes its half must not leave the flush no time: half of what is left.
-    const stayed = await parts.node.shutdownService(Math.max(1, Math.floor(remaining() / 2)));
-    log.info({ event: 'callbridges_shut_down', sessions, stayed }, 'call bridges told <system-shutdown/> and gone');
+    const stayed = await bridgesGone;
+    log.info({ event: 'callbridges_shut_down', sessions, stayed }, stayed === 0 ? 'every call bridge closed its stream' : 'call bridges still connected; their connections are cut');
     await closing;
 
     step = 'unconfirmed stanzas';

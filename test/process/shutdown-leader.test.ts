@@ -84,7 +84,7 @@ describe('SIGTERM on the leader', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     const transferred = new RegExp(`"event":"leadership_transferred"[^\\n]*"leader":"${successor}"`);
     expect(lineAt(log, transferred), log).toBeGreaterThan(lineAt(log, /"event":"leadership_transfer"/));
     expect(lineAt(log, /"event":"component_disconnected"[^\n]*"component":"cbmove\.example\.test"[^\n]*"condition":"system-shutdown"/)).toBeGreaterThan(lineAt(log, transferred));
-    expect(lineAt(log, /"event":"callbridges_shut_down"/)).toBeGreaterThan(lineAt(log, transferred));
+    expect(lineAt(log, /"event":"callbridges_told"/)).toBeGreaterThan(lineAt(log, transferred));
     // The transferee leads: the survivors say so.
     for (const n of [a, b]) await logAfter(n, 0, new RegExp(`"event":"leader_changed"[^\\n]*"leader":"${successor}"`), 10_000);
 
