@@ -16,7 +16,8 @@ import { DEFAULT_COMPONENT_PORTS } from './node/xmpp-node.js';
 import { DEFAULT_CLUSTER_PORT } from './node/cluster-control.js';
 import { CorruptFileError, OperatorError } from './base/operator-error.js';
 import { NewerFormatError } from './base/format-version.js';
-import { untilSignal } from './process/signals.js';
+import { exitAfterLog, exitOnSecondSignal, untilSignal } from './process/signals.js';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './process/shutdown.js';
 
 /**
  * xmpp-cluster <command>:
@@ -36,9 +37,11 @@ const USAGE = `usage: xmpp-cluster <command> [options]
           [--cluster-port 5999] [--admin-password-file F]
           [--s2s-port 5269] [--federation-dns ADDR[:PORT]]
           [--metrics-listen 127.0.0.1:9464 | --no-metrics]
-                                                  run one node (first start: the admin
+          [--shutdown-timeout 10]                 run one node (first start: the admin
                                                   password from F or XMPP_CLUSTER_ADMIN_PASSWORD);
-                                                  /metrics, /healthz, /readyz over HTTP
+                                                  /metrics, /healthz, /readyz over HTTP;
+                                                  SIGTERM: a graceful shutdown of at most
+                                                  --shutdown-timeout seconds
   mmp     --data-dir D [--wait 15] ['<command>']  run MMP commands (interactive without a command);
                                                   waits up to --wait seconds for a node that is starting
   bridge  --name cb1 --secret S --domain D --server HOST:PORT
@@ -71,6 +74,8 @@ export interface NodeCliOptions {
   federation?: { port?: number; lookup?: { resolver: Resolver } };
   /** /metrics, /healthz and /readyz; null with --no-metrics. The default one is optional: a port taken is logged, not fatal. */
   metrics: MetricsListenOptions | null;
+  /** --shutdown-timeout (seconds): how long SIGTERM's graceful shutdown may take before the process exits anyway. */
+  shutdownTimeoutMs: number;
 }
 
 function stderrLogger(name?: string): Logger {
@@ -95,6 +100,7 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
       'federation-dns': { type: 'string' },
       'metrics-listen': { type: 'string' },
       'no-metrics': { type: 'boolean', default: false },
+      'shutdown-timeout': { type: 'string' },
     },
     strict: true,
   });
@@ -118,6 +124,10 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
   }
   const s2sPort = values['s2s-port'] === undefined ? undefined : Number(values['s2s-port']);
   if (s2sPort !== undefined && (!Number.isInteger(s2sPort) || s2sPort < 1 || s2sPort > 65535)) throw new OperatorError(`--s2s-port ${values['s2s-port']}: expected a port such as 5269`);
+  const shutdownSeconds = values['shutdown-timeout'] === undefined ? DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000 : Number(values['shutdown-timeout']);
+  if (!Number.isFinite(shutdownSeconds) || shutdownSeconds <= 0 || shutdownSeconds > 3600) {
+    throw new OperatorError(`--shutdown-timeout ${values['shutdown-timeout']}: expected seconds such as 10`);
+  }
   const dns = values['federation-dns'];
   const federation = {
     ...(s2sPort === undefined ? {} : { port: s2sPort }),
@@ -141,6 +151,7 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
     componentPorts: ports,
     ssh: values['no-ssh'] ? null : { host: address, port: sshPort },
     adminPasswordFile: values['admin-password-file'],
+    shutdownTimeoutMs: Math.round(shutdownSeconds * 1000),
   };
 }
 
@@ -157,8 +168,12 @@ async function runNodeCommand(argv: string[]): Promise<number> {
   const log = stderrLogger(opts.name);
   const adminPassword = opts.adminPasswordFile ? await readPasswordFile(opts.adminPasswordFile) : process.env.XMPP_CLUSTER_ADMIN_PASSWORD;
   const running = await startNode({ ...opts, log, adminPassword });
-  await untilSignal();
-  await running.close();
+  const signal = await untilSignal();
+  log.info({ module: 'process', event: 'signal', signal }, `${signal}: shutting down gracefully`);
+  exitOnSecondSignal(log);
+  await running.shutdown(opts.shutdownTimeoutMs);
+  // Exit now, finished or not: whatever the shutdown left (a peer that does not close) must not keep the process up past its bound.
+  exitAfterLog(log, 0);
   return 0;
 }
 

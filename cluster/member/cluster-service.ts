@@ -25,6 +25,7 @@ import { ControlDecodeError, decodeControl, type ControlMessage } from './contro
 import { ControlRouter, type ControlReply, type ControlRequest } from './control-router.js';
 import { dialProblem, resolvePeer, storedMembership } from './cluster-service-support.js';
 import { admitJoiner, LeaderMovedError, removeMember, type LeaderTimeouts } from './leader-requests.js';
+import { handOffLeadership, type HandOffOutcome } from './leader-handoff.js';
 import { MemberListeners, type MemberEvents } from './member-events.js';
 import { RaftMember } from './raft-member.js';
 import { ReplicatedConfiguration } from './replicated-configuration.js';
@@ -51,14 +52,8 @@ export class ClusterService implements ClusterControl {
   ) {
     this.log = (host.logger ?? silentLogger()).child({ module: 'cluster' });
     this.router = new ControlRouter(() => this.transport, this.log);
-    const changeMs = options.changeTimeoutMs ?? 10_000;
-    this.timeouts = {
-      changeMs,
-      catchUpMs: options.catchUpTimeoutMs ?? 30_000,
-      quorumMs: Math.min(changeMs, 3_000),
-      dialMs: options.dialTimeoutMs ?? 5_000,
-      joinMs: options.joinTimeoutMs ?? 60_000,
-    };
+    const { changeTimeoutMs: changeMs = 10_000, catchUpTimeoutMs: catchUpMs = 30_000, dialTimeoutMs: dialMs = 5_000, joinTimeoutMs: joinMs = 60_000 } = options;
+    this.timeouts = { changeMs, catchUpMs, quorumMs: Math.min(changeMs, 3_000), dialMs, joinMs };
   }
 
   /** At process start: a node whose Raft storage holds a configuration with itself in it resumes membership. */
@@ -207,6 +202,11 @@ export class ClusterService implements ClusterControl {
       if (was) await this.host.useConfiguration(this.host.localConfiguration()); // reset then clears it
       this.log.info({ node: this.host.nodeId, wasMember: was }, 'reset: cluster membership and raft storage removed');
     });
+  }
+
+  /** SIGTERM, before close(): a leader hands leadership off and waits for its successor; a follower for a leader (leader-handoff.ts). */
+  handOffLeadership(timeoutMs: number, log: Logger = this.log): Promise<HandOffOutcome> {
+    return handOffLeadership(this.isMember() ? this.member : undefined, timeoutMs, log);
   }
 
   /** Process shutdown: stops the loop and the links; membership stays on disk for the next start. */

@@ -92,6 +92,8 @@ export class ClusterRouter implements Router {
   private clusterTable: readonly WireTableEntry[] = [];
   private tableScheduled = false;
   private closed = false;
+  /** Told when the origin buffer empties, while settle() waits for it. */
+  private emptied: (() => void) | undefined;
 
   constructor(options: ClusterRouterOptions) {
     this.self = options.self;
@@ -210,6 +212,28 @@ export class ClusterRouter implements Router {
   /** Stanzas of this node's sessions not yet confirmed, and how many senders are held for it. */
   unconfirmed(): { stanzas: number; bytes: number; heldSenders: number } {
     return { stanzas: this.buffer.size, bytes: this.buffer.bytes, heldSenders: this.buffer.holding };
+  }
+
+  /**
+   * SIGTERM, once this node's call bridges left: resolves when every stanza
+   * they sent is confirmed (written by its holder, or settled by the leader),
+   * or after `timeoutMs`, with how many are not. The confirmations this node
+   * owes its peers go out now, before the links close: a lost one would make
+   * the leader deliver a written stanza again.
+   */
+  async settle(timeoutMs: number): Promise<number> {
+    if (this.buffer.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => this.emptied?.(), timeoutMs);
+        this.emptied = () => {
+          clearTimeout(timer);
+          this.emptied = undefined;
+          resolve();
+        };
+      });
+    }
+    this.outbox.flushAll();
+    return this.buffer.size;
   }
 
   /** Stops timers and sending; the transport is the caller's to close. */
@@ -340,7 +364,9 @@ export class ClusterRouter implements Router {
   }
 
   private settleLocal(epoch: string, seq: number): OriginEntry | undefined {
-    return epoch === this.buffer.epoch ? this.buffer.take(seq) : undefined;
+    const entry = epoch === this.buffer.epoch ? this.buffer.take(seq) : undefined;
+    if (entry !== undefined && this.buffer.size === 0) this.emptied?.();
+    return entry;
   }
 
   /** The leader settled a stanza without a holder: answered, bounced, dropped, or handed to a remote route. */

@@ -78,6 +78,11 @@ export class LeaderRouting {
     const domain = this.ctx.domain();
     const key = destinationKey(stanza.toDomain, domain);
     if (this.settled.isSettled(entry.origin, entry.epoch, key, entry.seq)) return this.ctx.settle(entry, null);
+    // A pong for this leader's federation ping that reached another member's incoming stream (RFC 6120 §2.4: answers come on the peer's own stream).
+    if (stanza.name === 'iq' && this.ctx.remote?.claims !== undefined && stanza.attrs.type !== 'get' && stanza.attrs.type !== 'set' && this.ctx.remote.claims(stanza)) {
+      this.counters.answered++;
+      return this.finish(entry, key, null);
+    }
     const waiting = this.waiting.get(key);
     if (waiting !== undefined) return this.enqueue(waiting, entry);
     const holding = this.sessions.get(key);

@@ -62,7 +62,8 @@ export class PeerOutbox {
     return batch;
   }
 
-  private flushAll(): void {
+  /** Sends every peer's batched confirmations now (also once per turn of the event loop by itself). */
+  flushAll(): void {
     this.scheduled = false;
     for (const peer of [...this.batches.keys()]) this.flush(peer);
   }

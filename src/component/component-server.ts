@@ -49,7 +49,11 @@ interface Listener {
 
 export class ComponentServer {
   private listeners: Listener[] = [];
+  /** Listeners closed by shutdown(), until their last connection ends (stop() waits for them). */
+  private retired: Promise<void>[] = [];
   private readonly sessions = new Set<ComponentSession>();
+  /** Told when the last session ended, while shutdown() waits for it. */
+  private lastEnded: (() => void) | undefined;
   private readonly throttle: AuthThrottle;
   private readonly options: ComponentSessionOptions;
   /** Sessions from accept until their handshake succeeds or they end. */
@@ -105,7 +109,33 @@ export class ComponentServer {
     this.listeners = [];
     this.endAll(error);
     this.evictions.stop();
-    await Promise.all(listeners.map((l) => closeServer(l.server)));
+    const retired = this.retired.splice(0);
+    await Promise.all([...listeners.map((l) => closeServer(l.server)), ...retired]);
+  }
+
+  /**
+   * SIGTERM: no new connections; every session is told <system-shutdown/>
+   * and its last stanzas are still routed (ComponentSession.shutdown).
+   * Resolves once all sessions ended, or after `graceMs`, with how many
+   * were still open.
+   */
+  async shutdown(graceMs: number): Promise<number> {
+    const listeners = this.listeners;
+    this.listeners = [];
+    // server.close() calls back only once its connections are gone, which stop() waits for.
+    this.retired.push(...listeners.map((l) => closeServer(l.server)));
+    const error = new StreamError('system-shutdown', 'this server is shutting down; connect to another');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.lastEnded?.(), graceMs);
+      this.lastEnded = () => {
+        clearTimeout(timer);
+        this.lastEnded = undefined;
+        resolve();
+      };
+      for (const s of [...this.sessions]) s.shutdown(error, graceMs);
+      if (this.sessions.size === 0) this.lastEnded();
+    });
+    return this.sessions.size;
   }
 
   /** Ends every session, authenticated or not, with `error`. */
@@ -160,6 +190,7 @@ export class ComponentServer {
       ended: (s) => {
         this.sessions.delete(s);
         this.preauth.remove(s);
+        if (this.sessions.size === 0) this.lastEnded?.();
       },
     });
     this.sessions.add(session);

@@ -61,7 +61,8 @@ export interface ComponentSessionInfo {
   stanzasOut: number;
 }
 
-type State = 'awaiting-header' | 'awaiting-handshake' | 'authenticating' | 'online' | 'closed';
+/** 'leaving': told <system-shutdown/>, out of the router, its last stanzas still routed (shutdown()). */
+type State = 'awaiting-header' | 'awaiting-handshake' | 'authenticating' | 'online' | 'leaving' | 'closed';
 
 /** The hold on a stream whose handshake waits for the auth throttle: nothing more is read until it is checked. */
 const AUTH_WAIT = Object.freeze({ reason: 'handshake waiting for the auth throttle' });
@@ -150,6 +151,20 @@ export class ComponentSession implements Route {
     this.stream.fail(error);
   }
 
+  /**
+   * A graceful shutdown: the call bridge is told `error` (<system-shutdown/>)
+   * after everything already written to it, and leaves the router at once,
+   * so that the leader keeps what comes next for it until it reconnects
+   * elsewhere; what it sent before it read the error is still routed, until
+   * it closes its half or `graceMs` passed (XmppStream.fail).
+   */
+  shutdown(error: StreamError, graceMs: number): void {
+    if (this.state !== 'online') return this.end(error);
+    this.state = 'leaving';
+    this.stream.fail(error, graceMs);
+    this.ctx.router.detach(this);
+  }
+
   // Route
   /** Over the mark, the stream stops reading this call bridge by itself until it drains. */
   deliver(raw: string): boolean {
@@ -226,7 +241,7 @@ export class ComponentSession implements Route {
   }
 
   private onElement(name: string, attrs: Record<string, string>, raw: string, children: number): void {
-    if (this.state === 'online') return this.onStanza(name, attrs, raw, children);
+    if (this.state === 'online' || this.state === 'leaving') return this.onStanza(name, attrs, raw, children);
     if (this.state === 'authenticating') return this.keepUntilAuthenticated(name, attrs, raw, children);
     if (this.state !== 'awaiting-handshake') return;
     if (name !== 'handshake') {
@@ -351,12 +366,13 @@ export class ComponentSession implements Route {
 
   private onClosed(reason: CloseReason): void {
     const wasOnline = this.state === 'online';
+    const left = this.state === 'leaving';
     this.state = 'closed';
     if (this.stallTimer) clearTimeout(this.stallTimer);
     // Closed early (evicted, shut down): no answer is due any more.
     if (this.failureTimer) clearTimeout(this.failureTimer);
-    if (wasOnline) {
-      this.ctx.router.detach(this);
+    if (wasOnline) this.ctx.router.detach(this);
+    if (wasOnline || left) {
       this.ctx.log.info(
         { event: 'component_disconnected', component: this.address, peer: this.peer, by: reason.by, condition: reason.by === 'us' ? reason.error?.condition : undefined },
         'call bridge disconnected',

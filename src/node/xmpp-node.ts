@@ -167,10 +167,8 @@ export class XmppNode {
 
   // Settings
   /**
-   * A running server applies a new domain at once: every session was for an
-   * address of the old domain, so each ends with `<host-gone/>` (RFC 6120
-   * §4.9.3.5) and its call bridge reconnects to the new one
-   * (configurationChanged, so a domain set on another member acts here too).
+   * A running server applies a new domain at once: every session was for an address of the old domain, so each ends with
+   * `<host-gone/>` (RFC 6120 §4.9.3.5) and its call bridge reconnects (configurationChanged: a domain set on another member too).
    */
   setDomain(domain: string): Promise<void> {
     return this.changes.run(() => this.config.setDomain(domain));
@@ -343,6 +341,11 @@ export class XmppNode {
   /** `xmpp-cluster backup`: the node's own files, read between two changes so that they are of one moment. */
   ownFiles(): Promise<Record<string, string>> {
     return this.changes.run(() => readOwnFiles(this.layout));
+  }
+
+  /** SIGTERM: no new call bridges; those connected are told <system-shutdown/> (ComponentServer.shutdown); how many stayed past graceMs. */
+  shutdownService(graceMs: number): Promise<number> {
+    return this.components.shutdown(graceMs);
   }
 
   /** Waits for the changes already asked for, so that none is cut off half-way. */

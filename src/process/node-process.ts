@@ -17,6 +17,7 @@ import type { LoopStallOptions } from '../observability/loop-stall.js';
 import type { HttpEndpoint } from './http-endpoint.js';
 import { startOperationsEndpoint } from './metrics-wiring.js';
 import { NodeMetrics } from './node-metrics.js';
+import { gracefulShutdown, type ShutdownReport } from './shutdown.js';
 
 /**
  * A node with its doors open: the XMPP service (if enabled), the MMP over
@@ -34,6 +35,8 @@ export interface RunningNode {
   /** The /metrics, /healthz, /readyz listener, or null. */
   http: HttpEndpoint | null;
   close(): Promise<void>;
+  /** SIGTERM: hand off leadership, send the call bridges away, flush, close (shutdown.ts); at most timeoutMs. */
+  shutdown(timeoutMs?: number): Promise<ShutdownReport>;
 }
 
 export interface MetricsListenOptions {
@@ -135,21 +138,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       'node started',
     );
     let closed = false;
-    return {
-      node,
-      interpreter,
-      users,
-      ssh,
-      federation,
-      metrics,
-      http,
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await closeAll();
-        options.log.info({ module: 'node', event: 'node_stopped', name: node.name }, 'node stopped');
-      },
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await closeAll();
+      options.log.info({ module: 'node', event: 'node_stopped', name: node.name }, 'node stopped');
     };
+    const router = options.router ? undefined : routing.router;
+    return { node, interpreter, users, ssh, federation, metrics, http, close, shutdown: (ms) => gracefulShutdown({ node, cluster, router, ssh, federation, log: options.log, close }, ms) };
   } catch (err) {
     await closeAll();
     throw err;

@@ -115,4 +115,11 @@ export interface RemoteRoutes {
    * remote side waits for.
    */
   routeFor(stanza: Stanza): Route | undefined;
+  /**
+   * True when `stanza` answers federation's own request and is taken here
+   * rather than routed: an XEP-0199 pong for this leader's outgoing stream
+   * that arrived on a stream to another cluster member, which forwarded it.
+   * Asked of iq results and errors only.
+   */
+  claims?(stanza: Stanza): boolean;
 }

@@ -268,6 +268,12 @@ export class FederationService implements RemoteRoutes {
     if (!registered) this.log.info({ domain, peer: stream.peerAddress, refused: refusal.why }, 'an incoming federation stream was refused');
   }
 
+  /** RemoteRoutes.claims: a pong for one of our pings that another member received and the cluster brought here. */
+  claims(stanza: Stanza): boolean {
+    const id = stanza.attrs.id;
+    return id !== undefined && id.startsWith(this.pingPrefix) && this.takePong(stanza);
+  }
+
   /** What the peer sends on our outgoing stream (XEP-0288 or a stray answer): taken like incoming traffic. */
   private fromOutgoing(stanza: Stanza, stream: OutgoingStream): void {
     if (this.takePong(stanza)) return;

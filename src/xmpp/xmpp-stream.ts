@@ -54,6 +54,8 @@ export class XmppStream implements StreamHandler {
   private headerSent = false;
   private closing = false;
   private finished = false;
+  /** fail(error, readOnMs): our half is closed, and the peer's stanzas are still read until it closes its half. */
+  private readingOn: CloseReason | undefined;
   /** detach() handed the socket on: nothing more of it is ours to read or report. */
   private detached = false;
   private deadline: NodeJS.Timeout | undefined;
@@ -84,9 +86,9 @@ export class XmppStream implements StreamHandler {
   /** Kept by name so that detach() removes exactly these and no one else's. */
   private readonly listeners = {
     data: (chunk: Buffer) => this.onData(chunk),
-    end: () => this.finish({ by: 'socket', message: 'the peer closed the connection' }),
-    close: () => this.finish({ by: 'socket', message: 'connection closed' }),
-    error: (err: Error) => this.finish({ by: 'socket', message: err.message }),
+    end: () => this.finish(this.readingOn ?? { by: 'socket', message: 'the peer closed the connection' }),
+    close: () => this.finish(this.readingOn ?? { by: 'socket', message: 'connection closed' }),
+    error: (err: Error) => this.finish(this.readingOn ?? { by: 'socket', message: err.message }),
     drain: () => this.onDrain(),
   };
 
@@ -172,14 +174,22 @@ export class XmppStream implements StreamHandler {
     this.handler.drained?.();
   }
 
-  /** Ends the stream with an error: header if none was sent, the error, the footer, then the socket (RFC 6120 §4.9). */
-  fail(error: StreamError): void {
+  /**
+   * Ends the stream with an error: header if none was sent, the error, the
+   * footer, then the socket (RFC 6120 §4.9). With `readOnMs` the peer's
+   * stanzas are still read and handed on until it closes its half, at most
+   * that long: RFC 6120 §4.4 gives the other party "an opportunity to finish
+   * transmitting any outbound data" — a call bridge told <system-shutdown/>
+   * may have stanzas on the wire already, and they are routed, not dropped.
+   */
+  fail(error: StreamError, readOnMs?: number): void {
     if (this.closing || this.finished) return;
     let text = this.headerSent ? '' : this.options.errorHeader();
     this.headerSent = true;
     text += streamErrorElement(error) + STREAM_FOOTER;
     this.send(text);
-    this.closeSocketAfterFlush({ by: 'us', error });
+    if (readOnMs !== undefined) this.readingOn = { by: 'us', error };
+    this.closeSocketAfterFlush({ by: 'us', error }, readOnMs);
   }
 
   /** Ends the stream cleanly. */
@@ -211,14 +221,19 @@ export class XmppStream implements StreamHandler {
    * reasons, and reading resumes when both are gone.
    */
   hold(reason: object): void {
-    if (this.closing || this.finished) return;
+    if (!this.reading) return;
     this.holds.add(reason);
     this.socket.pause();
   }
 
   release(reason: object): void {
     if (!this.holds.delete(reason) || this.holds.size > 0) return;
-    if (!this.closing && !this.finished) this.socket.resume();
+    if (this.reading) this.socket.resume();
+  }
+
+  /** Stanzas of the peer are still read: open, or reading on after fail(error, readOnMs). */
+  private get reading(): boolean {
+    return !this.finished && (!this.closing || this.readingOn !== undefined);
   }
 
   /** True while some hold keeps the stream from reading its peer. */
@@ -232,11 +247,13 @@ export class XmppStream implements StreamHandler {
   }
 
   element(name: string, attrs: Record<string, string>, raw: string, children: number): void {
-    if (!this.closing && !this.detached) this.handler.element(name, attrs, raw, children);
+    if (this.reading && !this.detached) this.handler.element(name, attrs, raw, children);
   }
 
   streamEnd(): void {
     if (this.detached) return;
+    // Reading on after our error: the peer's footer is the last of its data.
+    if (this.readingOn) return this.finish(this.readingOn);
     // The peer closed its half; close ours and let the socket go (RFC 6120 §4.4).
     if (!this.closing) {
       this.send((this.headerSent ? '' : this.options.errorHeader()) + STREAM_FOOTER);
@@ -246,11 +263,12 @@ export class XmppStream implements StreamHandler {
 
   streamError(error: StreamError): void {
     if (this.detached) return;
+    if (this.readingOn) return this.finish(this.readingOn);
     this.fail(error);
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closing || this.detached) return;
+    if (!this.reading || this.detached) return;
     this.bytesIn += chunk.length;
     let text: string;
     try {
@@ -263,27 +281,30 @@ export class XmppStream implements StreamHandler {
     this.parser.write(text);
   }
 
-  private closeSocketAfterFlush(reason: CloseReason): void {
+  private closeSocketAfterFlush(reason: CloseReason, readOnMs?: number): void {
     this.closing = true;
     this.clearDeadline();
-    // Keep reading (and discarding) so that the peer's own close reaches us
-    // and the socket ends now rather than at the grace timeout.
-    this.socket.resume();
+    // Keep reading (discarding, unless reading on) so that the peer's own
+    // close reaches us and the socket ends now rather than at the grace timeout.
+    if (this.holds.size === 0 || readOnMs === undefined) this.socket.resume();
     queueMicrotask(() => {
       this.flush();
       this.socket.end();
       // A peer that never closes its side must not hold the socket forever.
-      const grace = setTimeout(() => this.socket.destroy(), this.options.closeGraceMs ?? 2000);
+      const grace = setTimeout(() => {
+        this.socket.destroy();
+        this.finish(reason);
+      }, readOnMs ?? this.options.closeGraceMs ?? 2000);
       grace.unref();
     });
-    this.finish(reason);
+    if (readOnMs === undefined) this.finish(reason);
   }
 
   private finish(reason: CloseReason): void {
     if (this.finished) return;
     this.finished = true;
     this.clearDeadline();
-    if (reason.by === 'socket') this.socket.destroy();
+    if (reason.by === 'socket' || this.readingOn) this.socket.destroy();
     this.handler.closed(reason);
   }
 }

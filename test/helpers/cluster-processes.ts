@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliProcess, assertBuilt } from './cli.js';
 import { tempDir } from './test-node.js';
+import { ensureLoopbackAddress } from './bind-server.js';
 import { PASSWORD_ONLY, SFTP, SSH, SSHPASS, requireBinaries, run, sshOptions, type RunResult } from '../mmp/ssh/harness.js';
 
 /**
@@ -40,6 +41,8 @@ export const REFERENCE_PORTS: ClusterNodePorts = { component: [5222, 5223], ssh:
 
 export class ClusterNodeProcess {
   process: CliProcess | undefined;
+  /** More `xmpp-cluster node` options for the next start (--shutdown-timeout 5). */
+  extraArgs: string[] = [];
 
   private constructor(
     readonly index: number,
@@ -55,12 +58,14 @@ export class ClusterNodeProcess {
    * its own data directory under `root`. Test files that run at the same time
    * use different address ranges (see clusterProcesses).
    */
-  static async create(root: string, index: number, ports: ClusterNodePorts = REFERENCE_PORTS, firstAddress = 1): Promise<ClusterNodeProcess> {
+  static async create(root: string, index: number, ports: ClusterNodePorts = REFERENCE_PORTS, firstAddress = 1, subnet = '127.0.0'): Promise<ClusterNodeProcess> {
     assertBuilt();
     requireBinaries(SSH, SFTP, SSHPASS);
     const passwordFile = join(root, 'admin-password');
     await writeFile(passwordFile, `${CLUSTER_ADMIN_PASSWORD}\n`, { mode: 0o600 });
-    return new ClusterNodeProcess(index, `cb${index}`, `127.0.0.${firstAddress + index - 1}`, join(root, `cb${index}`), ports, passwordFile);
+    const address = `${subnet}.${firstAddress + index - 1}`;
+    if (subnet !== '127.0.0') await ensureLoopbackAddress(address);
+    return new ClusterNodeProcess(index, `cb${index}`, address, join(root, `cb${index}`), ports, passwordFile);
   }
 
   /** Starts the process and waits until its SSH door answers (the `node_started` log line). */
@@ -78,6 +83,7 @@ export class ClusterNodeProcess {
       '--admin-password-file', this.passwordFile,
       // Each node's metrics on its own address, so parallel test files never contend for 127.0.0.1:9464.
       '--metrics-listen', `${this.address}:9464`,
+      ...this.extraArgs,
     ]);
     this.process = p;
     started.add(p);
@@ -125,12 +131,16 @@ export class ClusterNodeProcess {
  * N node processes under one temporary root, on 127.0.0.(firstAddress...).
  * Address ranges of the test files, which vitest may run at the same time:
  * 1-3 the acceptance story, 4-6 the npm start demo (test/cli/demo.test.ts),
- * 7-9 fault injection, 10-13 membership refusals, 14-16 the benchmark.
+ * 7-9 fault injection, 10-13 membership refusals, 14-16 the benchmark;
+ * `subnet` puts them in another /24 of 127/8 (added to lo), e.g. 127.0.16.x.
  */
-export async function clusterProcesses(count: number, options: { ports?: ClusterNodePorts; firstAddress?: number } = {}): Promise<{ root: string; nodes: ClusterNodeProcess[] }> {
+export async function clusterProcesses(
+  count: number,
+  options: { ports?: ClusterNodePorts; firstAddress?: number; subnet?: string } = {},
+): Promise<{ root: string; nodes: ClusterNodeProcess[] }> {
   const root = await tempDir('cluster-');
   const nodes: ClusterNodeProcess[] = [];
-  for (let i = 1; i <= count; i++) nodes.push(await ClusterNodeProcess.create(root, i, options.ports ?? REFERENCE_PORTS, options.firstAddress ?? 1));
+  for (let i = 1; i <= count; i++) nodes.push(await ClusterNodeProcess.create(root, i, options.ports ?? REFERENCE_PORTS, options.firstAddress ?? 1, options.subnet));
   return { root, nodes };
 }
 
