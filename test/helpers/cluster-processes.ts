@@ -38,6 +38,12 @@ process.on('exit', () => {
 
 export const REFERENCE_PORTS: ClusterNodePorts = { component: [5222, 5223], ssh: 2222, cluster: 5999 };
 
+/** What a test file adds to the defaults: its own /24 (`network`, default 127.0.0) and options the node command takes (--federation-dns ...). */
+export interface ClusterNodeExtras {
+  network?: string;
+  args?: readonly string[];
+}
+
 export class ClusterNodeProcess {
   process: CliProcess | undefined;
 
@@ -48,6 +54,7 @@ export class ClusterNodeProcess {
     readonly dataDir: string,
     readonly ports: ClusterNodePorts,
     private readonly passwordFile: string,
+    private readonly args: readonly string[] = [],
   ) {}
 
   /**
@@ -55,12 +62,13 @@ export class ClusterNodeProcess {
    * its own data directory under `root`. Test files that run at the same time
    * use different address ranges (see clusterProcesses).
    */
-  static async create(root: string, index: number, ports: ClusterNodePorts = REFERENCE_PORTS, firstAddress = 1): Promise<ClusterNodeProcess> {
+  static async create(root: string, index: number, ports: ClusterNodePorts = REFERENCE_PORTS, firstAddress = 1, extras: ClusterNodeExtras = {}): Promise<ClusterNodeProcess> {
     assertBuilt();
     requireBinaries(SSH, SFTP, SSHPASS);
     const passwordFile = join(root, 'admin-password');
     await writeFile(passwordFile, `${CLUSTER_ADMIN_PASSWORD}\n`, { mode: 0o600 });
-    return new ClusterNodeProcess(index, `cb${index}`, `127.0.0.${firstAddress + index - 1}`, join(root, `cb${index}`), ports, passwordFile);
+    const network = extras.network ?? '127.0.0';
+    return new ClusterNodeProcess(index, `cb${index}`, `${network}.${firstAddress + index - 1}`, join(root, `cb${index}`), ports, passwordFile, extras.args);
   }
 
   /** Starts the process and waits until its SSH door answers (the `node_started` log line). */
@@ -76,6 +84,7 @@ export class ClusterNodeProcess {
       '--cluster-port', String(this.ports.cluster),
       ...(this.ports.clusterListen === undefined ? [] : ['--cluster-listen-port', String(this.ports.clusterListen)]),
       '--admin-password-file', this.passwordFile,
+      ...this.args,
     ]);
     this.process = p;
     started.add(p);
@@ -125,10 +134,13 @@ export class ClusterNodeProcess {
  * 1-3 the acceptance story, 4-6 the npm start demo (test/cli/demo.test.ts),
  * 7-9 fault injection, 10-13 membership refusals, 14-16 the benchmark.
  */
-export async function clusterProcesses(count: number, options: { ports?: ClusterNodePorts; firstAddress?: number } = {}): Promise<{ root: string; nodes: ClusterNodeProcess[] }> {
+export async function clusterProcesses(
+  count: number,
+  options: { ports?: ClusterNodePorts; firstAddress?: number } & ClusterNodeExtras = {},
+): Promise<{ root: string; nodes: ClusterNodeProcess[] }> {
   const root = await tempDir('cluster-');
   const nodes: ClusterNodeProcess[] = [];
-  for (let i = 1; i <= count; i++) nodes.push(await ClusterNodeProcess.create(root, i, options.ports ?? REFERENCE_PORTS, options.firstAddress ?? 1));
+  for (let i = 1; i <= count; i++) nodes.push(await ClusterNodeProcess.create(root, i, options.ports ?? REFERENCE_PORTS, options.firstAddress ?? 1, options));
   return { root, nodes };
 }
 
