@@ -42,6 +42,7 @@ const KILL_AT = 50;
 /** Between two sends: a steady stream still flowing through the kill and the election (the traffic's rate, not a wait for an outcome). */
 const PACE_MS = 5;
 const CB2 = `cb2.${DOMAIN}`;
+const CB3 = `cb3.${DOMAIN}`;
 
 beforeAll(async () => {
   cluster = await federatedCluster(([, second, third]) => ({ [DOMAIN]: second!, [CB1]: second!, [CB2]: third! }));
@@ -213,6 +214,40 @@ describe('federation in a cluster, with a real Prosody', { timeout: PROCESS_TEST
       expect([...new Set(rows.filter((r) => r.direction === 'Outgoing').map((r) => r.node))]).toEqual([next.name]);
       expect(rows.filter((r) => r.direction === 'Incoming').map((r) => r.node)).toContain(b.name);
       expect(rows.map((r) => r.node)).not.toContain(leader.name);
+    });
+  });
+
+  it('kill -9 of the leader while its outgoing stream for a new domain is still authenticating: what it had queued is sent by the next leader', async ({ annotate }) => {
+    // The node killed above comes back as a follower; the leader now is cb2 or cb3.
+    await leader.start();
+    const current = await agreedLeader(cluster.nodes);
+    const home = [b, c].find((n) => n !== current)!;
+    // cb3.example.test is new to Prosody and to the leader: its first stanza makes the leader open (or add) a dialback-authenticated stream, which Prosody checks with the follower its DNS names.
+    await cluster.pointAt({ [DOMAIN]: b, [CB1]: b, [CB2]: c, [CB3]: home });
+    const changed = new Condition();
+    const atCb3 = new NumberedInbox('none-', changed);
+    const atProsody = new NumberedInbox('new-', changed);
+    const cb3 = await connected(bridgeOn(home, 'cb3', await addCallBridge(current, 'cb3'), atCb3.take));
+    await connected(prosodyComponent(cluster.prosody, atProsody.take));
+    const total = 100;
+    const sent = { count: 0 };
+    await withPeerLogs(logsOf(), async () => {
+      const fromCurrent = current.log.length;
+      let killedAt = '';
+      await sendNumbered(cb3, PROSODY_COMPONENT, 'new-', total, sent, async (i) => {
+        if (i !== 3) return;
+        killedAt = `cb3 had sent ${sent.count}, ${atProsody.distinct} arrived; ${/"event":"dialback-sent"/.test(current.log.slice(fromCurrent)) ? 'the dialback key was sent' : 'no dialback key sent yet'}`;
+        await current.kill('SIGKILL');
+      });
+      const next = await agreedLeader(cluster.nodes.filter((n) => n !== current));
+      const report = () => atProsody.summary(total, atCb3.bouncesOf('new-'));
+      // Bounded below the 30 s in which a silent stream is declared dead (stream-liveness.ts), so that what is measured is the kill, not a ping timeout after it.
+      await changed.until(() => atProsody.missing(total).length === 0, 25_000, report).catch(() => undefined);
+      const outcome = `when ${current.name} was killed ${killedAt}; new leader ${next.name}\ncb3 -> Prosody: ${report()}`;
+      await annotate(outcome);
+      console.info(`[cluster federation, kill -9 of the leader during stream setup] ${outcome}`);
+      expect(atProsody.missing(total), outcome).toEqual([]);
+      expect(atCb3.bouncesOf('new-'), outcome).toEqual([]);
     });
   });
 });

@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import xml, { type Element } from '@xmpp/xml';
 import { CallBridge, type ReceivedMessage } from '../../src/bridge/call-bridge.js';
 import { ensureLoopbackAddress } from './bind-server.js';
 import { type ClusterNodeProcess, clusterProcesses, expectOk, REFERENCE_PORTS } from './cluster-processes.js';
@@ -122,9 +123,19 @@ export function bridgeOn(node: ClusterNodeProcess, name: string, secret: string,
   return CallBridge.connect({ name, secret, domain: DOMAIN, host: node.address, port: COMPONENT_PORT, ...(onMessage ? { onMessage } : {}) });
 }
 
-/** Prosody's component cb.other.test. */
-export function prosodyComponent(prosody: ProsodyServer, onMessage?: (m: ReceivedMessage) => void): Promise<CallBridge> {
-  return CallBridge.connect({ name: 'cb', secret: PROSODY_COMPONENT_SECRET, domain: PROSODY_DOMAIN, host: prosody.address, port: prosody.componentPort, ...(onMessage ? { onMessage } : {}) });
+/**
+ * Prosody's component cb.other.test. It answers XEP-0199 pings, as an entity
+ * must answer an iq get (RFC 6120 §8.2.3): Prosody hands a ping to
+ * cb.other.test to the component, and our outgoing stream's liveness
+ * (stream-liveness.ts) waits for that answer.
+ */
+export async function prosodyComponent(prosody: ProsodyServer, onMessage?: (m: ReceivedMessage) => void): Promise<CallBridge> {
+  const bridge = await CallBridge.connect({ name: 'cb', secret: PROSODY_COMPONENT_SECRET, domain: PROSODY_DOMAIN, host: prosody.address, port: prosody.componentPort, ...(onMessage ? { onMessage } : {}) });
+  bridge.on('stanza', (el: Element) => {
+    if (el.name !== 'iq' || el.attrs.type !== 'get' || !el.getChild('ping', 'urn:xmpp:ping')) return;
+    void bridge.sendElement(xml('iq', { type: 'result', id: String(el.attrs.id ?? ''), to: String(el.attrs.from ?? ''), from: String(el.attrs.to ?? '') })).catch(() => undefined);
+  });
+  return bridge;
 }
 
 export interface ConnectionRow {
