@@ -218,6 +218,8 @@ describe('federation in a cluster, with a real Prosody', { timeout: PROCESS_TEST
   });
 
   it('kill -9 of the leader while its outgoing stream for a new domain is still authenticating: what it had queued is sent by the next leader', async ({ annotate }) => {
+    // Fails today with 1 lost (the first stanza): the old leader confirms a remote-domain stanza to its origin member once
+    // the FederationService has queued it, not once it is written to an authenticated stream; the lead's change to that confirm fixes it.
     // The node killed above comes back as a follower; the leader now is cb2 or cb3.
     await leader.start();
     const current = await agreedLeader(cluster.nodes);
