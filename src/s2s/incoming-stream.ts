@@ -293,6 +293,10 @@ export class IncomingS2sStream implements IncomingStream {
       valid = false; // an empty id binds no stream: invalid
     }
     this.stream.send(wire.dialbackAnswer('verify', answer, valid ? 'valid' : 'invalid'));
+    // The authoritative side's record (XEP-0220 §2.2.2): in a cluster the node that answers is often not the one that sent the key.
+    const fields = { domain: asker, peer: this.peerAddress, direction: 'incoming' as const, role: 'authoritative', localDomain: us };
+    if (valid) s2sEvent(this.ctx.env, 'dialback-verified', fields, 'answered a db:verify for our key: valid');
+    else s2sEvent(this.ctx.env, 'dialback-invalid', fields, 'answered a db:verify: not our key');
   }
 
   private authorize(domain: string): void {

@@ -39,6 +39,12 @@ process.on('exit', () => {
 
 export const REFERENCE_PORTS: ClusterNodePorts = { component: [5222, 5223], ssh: 2222, cluster: 5999 };
 
+/** What a test file adds to the defaults: its own /24 (`network`, default 127.0.0) and options the node command takes (--federation-dns ...). */
+export interface ClusterNodeExtras {
+  network?: string;
+  args?: readonly string[];
+}
+
 export class ClusterNodeProcess {
   process: CliProcess | undefined;
   /** More `xmpp-cluster node` options for the next start (--shutdown-timeout 5). */
@@ -51,6 +57,7 @@ export class ClusterNodeProcess {
     readonly dataDir: string,
     readonly ports: ClusterNodePorts,
     private readonly passwordFile: string,
+    private readonly args: readonly string[] = [],
   ) {}
 
   /**
@@ -58,14 +65,15 @@ export class ClusterNodeProcess {
    * its own data directory under `root`. Test files that run at the same time
    * use different address ranges (see clusterProcesses).
    */
-  static async create(root: string, index: number, ports: ClusterNodePorts = REFERENCE_PORTS, firstAddress = 1, subnet = '127.0.0'): Promise<ClusterNodeProcess> {
+  static async create(root: string, index: number, ports: ClusterNodePorts = REFERENCE_PORTS, firstAddress = 1, extras: ClusterNodeExtras = {}): Promise<ClusterNodeProcess> {
     assertBuilt();
     requireBinaries(SSH, SFTP, SSHPASS);
     const passwordFile = join(root, 'admin-password');
     await writeFile(passwordFile, `${CLUSTER_ADMIN_PASSWORD}\n`, { mode: 0o600 });
-    const address = `${subnet}.${firstAddress + index - 1}`;
-    if (subnet !== '127.0.0') await ensureLoopbackAddress(address);
-    return new ClusterNodeProcess(index, `cb${index}`, address, join(root, `cb${index}`), ports, passwordFile);
+    const network = extras.network ?? '127.0.0';
+    const address = `${network}.${firstAddress + index - 1}`;
+    if (network !== '127.0.0') await ensureLoopbackAddress(address);
+    return new ClusterNodeProcess(index, `cb${index}`, address, join(root, `cb${index}`), ports, passwordFile, extras.args);
   }
 
   /** Starts the process and waits until its SSH door answers (the `node_started` log line). */
@@ -83,6 +91,7 @@ export class ClusterNodeProcess {
       '--admin-password-file', this.passwordFile,
       // Each node's metrics on its own address, so parallel test files never contend for 127.0.0.1:9464.
       '--metrics-listen', `${this.address}:9464`,
+      ...this.args,
       ...this.extraArgs,
     ]);
     this.process = p;
@@ -136,11 +145,11 @@ export class ClusterNodeProcess {
  */
 export async function clusterProcesses(
   count: number,
-  options: { ports?: ClusterNodePorts; firstAddress?: number; subnet?: string } = {},
+  options: { ports?: ClusterNodePorts; firstAddress?: number } & ClusterNodeExtras = {},
 ): Promise<{ root: string; nodes: ClusterNodeProcess[] }> {
   const root = await tempDir('cluster-');
   const nodes: ClusterNodeProcess[] = [];
-  for (let i = 1; i <= count; i++) nodes.push(await ClusterNodeProcess.create(root, i, options.ports ?? REFERENCE_PORTS, options.firstAddress ?? 1, options.subnet));
+  for (let i = 1; i <= count; i++) nodes.push(await ClusterNodeProcess.create(root, i, options.ports ?? REFERENCE_PORTS, options.firstAddress ?? 1, options));
   return { root, nodes };
 }
 

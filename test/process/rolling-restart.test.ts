@@ -41,7 +41,7 @@ function zone(order: Record<string, readonly ClusterNodeProcess[]>): string {
 
 beforeAll(async () => {
   let root: string;
-  ({ root, nodes } = await clusterProcesses(3, { subnet: '127.0.16', firstAddress: 4 }));
+  ({ root, nodes } = await clusterProcesses(3, { network: '127.0.16', firstAddress: 4 }));
   for (const n of nodes) n.extraArgs = ['--shutdown-timeout', '10'];
   await buildCluster(root, nodes);
   const [n1, n2, n3] = nodes as [ClusterNodeProcess, ClusterNodeProcess, ClusterNodeProcess];

@@ -18,7 +18,7 @@ const bridges: CallBridge[] = [];
 
 beforeAll(async () => {
   let root: string;
-  ({ root, nodes } = await clusterProcesses(3, { subnet: '127.0.16', firstAddress: 1 }));
+  ({ root, nodes } = await clusterProcesses(3, { network: '127.0.16', firstAddress: 1 }));
   for (const n of nodes) n.extraArgs = ['--shutdown-timeout', String(SHUTDOWN_SECONDS)];
   await buildCluster(root, nodes);
 }, 90_000);

@@ -14,7 +14,7 @@ let node: ClusterNodeProcess;
 const bridges: CallBridge[] = [];
 
 beforeAll(async () => {
-  node = (await clusterProcesses(1, { subnet: '127.0.16', firstAddress: 10 })).nodes[0]!;
+  node = (await clusterProcesses(1, { network: '127.0.16', firstAddress: 10 })).nodes[0]!;
   node.extraArgs = ['--shutdown-timeout', '5'];
   await node.start();
 }, 60_000);

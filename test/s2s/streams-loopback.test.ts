@@ -126,6 +126,8 @@ describe('server-to-server streams, our connector against our listener', () => {
     expect(b.listener.streams()).toHaveLength(1);
     await a.env.waitForEvent('dialback-sent');
     expect(await b.env.waitForEvent('dialback-verified')).toMatchObject({ domain: 'a.test', direction: 'incoming', node: 'node-b.test' });
+    // a.test's listener answered b.test's db:verify: the authoritative side's own record.
+    expect(await a.env.waitForEvent('dialback-verified')).toMatchObject({ domain: 'b.test', direction: 'incoming', role: 'authoritative', localDomain: 'a.test', node: 'node-a.test' });
     expect(await a.env.waitForEvent('tls-established')).toMatchObject({ domain: 'b.test', direction: 'outgoing', version: 'TLS 1.3', certificate: 'unverified' });
     expectNoKeyMaterial(a.env, b.env);
   }, 30_000);
