@@ -1,4 +1,5 @@
 import { SerialQueue } from '../base/serial-queue.js';
+import type { NodeConfiguration } from '../node/configuration.js';
 import type { XmppNode } from '../node/xmpp-node.js';
 import type { FederationView } from '../node/federation-view.js';
 import type { Logger } from '../observability/logger.js';
@@ -99,8 +100,21 @@ export async function startFederation(node: XmppNode, slot: RemoteRoutesSlot | u
     return { endpoints, key: JSON.stringify(endpoints) };
   };
 
+  // A change applies at once (typed here or, in a cluster, applied from the log), not at the next tick:
+  // the listener must be up before a peer that was just allowed calls back for dialback.
+  let watched: NodeConfiguration | undefined;
+  let unwatch = (): void => undefined;
+  const follow = (): void => {
+    const config = node.configuration();
+    if (config === watched) return;
+    unwatch();
+    watched = config;
+    unwatch = config.onChange(() => void apply());
+  };
+
   const apply = () =>
     queue.run(async () => {
+      follow();
       const nextConfig = JSON.stringify(env.config());
       if (nextConfig !== configKey) {
         configKey = nextConfig;
@@ -135,6 +149,7 @@ export async function startFederation(node: XmppNode, slot: RemoteRoutesSlot | u
     apply,
     close: async () => {
       clearInterval(timer);
+      unwatch();
       await queue.run(async () => {
         if (slot) slot.target = undefined;
         node.federation.attach(undefined);
