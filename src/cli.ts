@@ -8,6 +8,7 @@ import { runDemo } from './process/demo.js';
 import { createLogger, stderrDestination, type Logger } from './observability/logger.js';
 import { DEFAULT_SSH_PORT, startNode, type MetricsListenOptions } from './process/node-process.js';
 import { DEFAULT_METRICS_PORT } from './process/http-endpoint.js';
+import type { StatusPageAccess } from './process/status-page/status-page.js';
 import { readPasswordFile } from './mmp/users.js';
 import { DEFAULT_COMPONENT_PORTS } from './node/xmpp-node.js';
 import { DEFAULT_CLUSTER_PORT } from './node/cluster-control.js';
@@ -29,9 +30,11 @@ const USAGE = `usage: xmpp-cluster <command> [options]
           [--component-ports 5222,5223] [--ssh-port 2222 | --no-ssh]
           [--cluster-port 5999] [--admin-password-file F]
           [--metrics-listen 127.0.0.1:9464 | --no-metrics]
+          [--status-page login|loopback|off]
                                                   run one node (first start: the admin
                                                   password from F or XMPP_CLUSTER_ADMIN_PASSWORD);
-                                                  /metrics, /healthz, /readyz over HTTP
+                                                  /metrics, /healthz, /readyz over HTTP,
+                                                  and the status page at / (admin login)
   mmp     --data-dir D [--wait 15] ['<command>']  run MMP commands (interactive without a command);
                                                   waits up to --wait seconds for a node that is starting
   bridge  --name cb1 --secret S --domain D --server HOST:PORT
@@ -57,6 +60,8 @@ export interface NodeCliOptions {
   adminPasswordFile?: string;
   /** /metrics, /healthz and /readyz; null with --no-metrics. The default one is optional: a port taken is logged, not fatal. */
   metrics: MetricsListenOptions | null;
+  /** The status page at / of the metrics listener: admin login (default), loopback clients only, or none (--status-page off). */
+  statusPage: StatusPageAccess | null;
 }
 
 function stderrLogger(name?: string): Logger {
@@ -79,6 +84,7 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
       'admin-password-file': { type: 'string' },
       'metrics-listen': { type: 'string' },
       'no-metrics': { type: 'boolean', default: false },
+      'status-page': { type: 'string' },
     },
     strict: true,
   });
@@ -106,9 +112,12 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
     : values['metrics-listen'] === undefined
       ? { host: '127.0.0.1', port: DEFAULT_METRICS_PORT, optional: true }
       : parseListen(values['metrics-listen'], '--metrics-listen');
+  const statusPage = values['status-page'] ?? 'login';
+  if (statusPage !== 'login' && statusPage !== 'loopback' && statusPage !== 'off') throw new OperatorError(`--status-page ${statusPage}: expected login, loopback or off`);
   return {
     dataDir: resolve(values['data-dir']),
     metrics,
+    statusPage: statusPage === 'off' ? null : statusPage,
     clusterPort,
     ...(clusterListenPort === undefined ? {} : { clusterListenPort }),
     name: values.name ?? 'xmpp1',

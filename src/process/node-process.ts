@@ -13,6 +13,7 @@ import type { LoopStallOptions } from '../observability/loop-stall.js';
 import type { HttpEndpoint } from './http-endpoint.js';
 import { startOperationsEndpoint } from './metrics-wiring.js';
 import { NodeMetrics } from './node-metrics.js';
+import { StatusPage, type StatusPageAccess } from './status-page/status-page.js';
 
 /**
  * A node with its doors open: the XMPP service (if enabled), the MMP over
@@ -28,6 +29,8 @@ export interface RunningNode {
   metrics: NodeMetrics | null;
   /** The /metrics, /healthz, /readyz listener, or null. */
   http: HttpEndpoint | null;
+  /** The status page on that listener, or null; `federationSurvey(source)` wires federation in. */
+  status: StatusPage | null;
   close(): Promise<void>;
 }
 
@@ -55,6 +58,8 @@ export interface StartNodeOptions extends XmppNodeOptions {
   cluster?: ClusterServiceOptions;
   /** Where /metrics, /healthz and /readyz listen; undefined or null: nowhere (the CLI gives 127.0.0.1:9464 unless --no-metrics). */
   metrics?: MetricsListenOptions | null;
+  /** The status page on the metrics listener: behind the admin login (default), loopback clients only, or null for none. */
+  statusPage?: StatusPageAccess | null;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
@@ -80,12 +85,18 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     closers.push(() => cluster.close());
     const dns = await startDns(node, options.log);
     closers.push(() => dns.close());
+    const users = await UserStore.open(options.dataDir);
     let http: HttpEndpoint | null = null;
+    let status: StatusPage | null = null;
     if (metrics && options.metrics) {
       metrics.attach({ router: routing.router, dns: dns.service, cluster });
       const { host, port } = options.metrics;
+      const totals = () => ({ routed: node.router.counters.routed, forwarded: (routing.router?.forwarded.toPeers ?? 0) + (routing.router?.forwarded.fromPeers ?? 0) });
+      const page = options.statusPage === null ? null : new StatusPage({ access: options.statusPage ?? 'login', node, users, totals, log: options.log });
+      closers.push(async () => page?.close());
       try {
-        http = await startOperationsEndpoint({ node, metrics, at: { host, port }, log: options.log, loop: options.metrics.loop });
+        http = await startOperationsEndpoint({ node, metrics, at: { host, port }, log: options.log, loop: options.metrics.loop, routes: page?.handle });
+        status = page;
         const endpoint = http;
         const registry = metrics;
         closers.push(async () => {
@@ -93,13 +104,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
           registry.close();
         });
       } catch (err) {
+        page?.close();
         metrics.close();
         metrics = null;
         if (!options.metrics.optional) throw err;
         options.log.warn({ module: 'http', event: 'metrics_listen_failed', reason: (err as Error).message }, 'running without the metrics listener');
       }
     }
-    const users = await UserStore.open(options.dataDir);
     const interpreter = nodeInterpreter(node, { users });
     const control: Server = await startControlSocket(node.layout.controlSocket, interpreter);
     closers.push(() => new Promise<void>((resolve) => control.close(() => resolve())));
@@ -123,6 +134,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       ssh,
       metrics,
       http,
+      status,
       close: async () => {
         if (closed) return;
         closed = true;
