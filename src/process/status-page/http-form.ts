@@ -57,7 +57,8 @@ export function isLoopbackAddress(address: string | undefined): boolean {
  * A POST must come from a page of this listener: a browser sends Origin on
  * every cross-site POST, and SameSite=Strict keeps the cookie off those
  * already; this also stops a foreign page from logging a browser in (login
- * CSRF). No Origin at all (curl, a script) is allowed.
+ * CSRF). `Origin: null` (an opaque origin: a sandboxed frame, a data: page)
+ * is refused. No Origin at all (curl, a script) is allowed.
  */
 export function sameOrigin(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
@@ -86,7 +87,8 @@ export function sendPage(res: ServerResponse, status: number, contentType: strin
     'Content-Security-Policy': csp,
     'X-Content-Type-Options': 'nosniff',
     'X-Frame-Options': 'DENY',
-    'Referrer-Policy': 'no-referrer',
+    // Not no-referrer: under it a browser sends `Origin: null` even on a same-origin form post, which sameOrigin() refuses.
+    'Referrer-Policy': 'same-origin',
     ...headers.extra,
   });
   res.end(headOnly ? undefined : body);

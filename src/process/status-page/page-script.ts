@@ -66,23 +66,29 @@ export const PAGE_SCRIPT = `
   }
   var NS = 'http://www.w3.org/2000/svg';
   function svg(tag, attrs, text) { var e = document.createElementNS(NS, tag); Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); }); if (text !== undefined) e.textContent = text; return e; }
-  function nice(v) { if (v <= 5) return 5; var p = Math.pow(10, Math.floor(Math.log10(v))); var m = v / p; return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p; }
+  function step(v) { var p = Math.pow(10, Math.floor(Math.log10(v))); var m = v / p; return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p; }
+  function ago(t) { return t < 60 || t % 60 ? '-' + t + ' s' : '-' + t / 60 + ' min'; }
   function chart(s) {
-    var W = 720, H = 180, L = 44, R = 8, T = 8, B = 22, span = 300;
+    var W = 720, H = 180, L = 44, R = 14, T = 8, B = 22;
     var samples = s.rate, now = Date.parse(s.now);
-    var max = nice(samples.reduce(function (m, x) { return Math.max(m, x.routed, x.forwarded); }, 0));
+    // The span grows with the samples held, from one minute to the five the ring keeps.
+    var oldest = samples.length ? (now - samples[0].at) / 1000 : 0;
+    var span = Math.min(300, Math.max(60, Math.ceil(oldest / 60) * 60));
+    var tick = span <= 60 ? 10 : span <= 120 ? 20 : span <= 180 ? 30 : 60;
+    var peak = samples.reduce(function (m, x) { return Math.max(m, x.routed, x.forwarded); }, 0);
+    var grid = Math.max(1, step(peak / 4)), max = grid * 4;
     var root = $('chart'); root.replaceChildren(); root.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     var x = function (at) { return L + (W - L - R) * (1 - Math.min(span, Math.max(0, (now - at) / 1000)) / span); };
     var y = function (v) { return T + (H - T - B) * (1 - v / max); };
     for (var i = 0; i <= 4; i++) {
-      var v = max * i / 4;
-      root.appendChild(svg('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), class: 'grid' }));
-      root.appendChild(svg('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' }, String(Math.round(v * 10) / 10)));
+      root.appendChild(svg('line', { x1: L, x2: W - R, y1: y(grid * i), y2: y(grid * i), class: 'grid' }));
+      root.appendChild(svg('text', { x: L - 6, y: y(grid * i) + 4, 'text-anchor': 'end', class: 'axis' }, String(grid * i)));
     }
-    for (var m = 0; m <= 5; m++) root.appendChild(svg('text', { x: L + (W - L - R) * (1 - m / 5), y: H - 6, 'text-anchor': 'middle', class: 'axis' }, m === 0 ? 'now' : '-' + m + ' min'));
+    for (var t = 0; t <= span; t += tick) root.appendChild(svg('text', { x: L + (W - L - R) * (1 - t / span), y: H - 6, 'text-anchor': t === 0 ? 'end' : 'middle', class: 'axis' }, t === 0 ? 'now' : ago(t)));
     ['routed', 'forwarded'].forEach(function (k) {
       var pts = samples.filter(function (p) { return now - p.at <= span * 1000; }).map(function (p) { return x(p.at).toFixed(1) + ',' + y(p[k]).toFixed(1); });
       if (pts.length) root.appendChild(svg('polyline', { points: pts.join(' '), class: k }));
+      root.dataset[k + 'Peak'] = String(samples.reduce(function (m, p) { return Math.max(m, p[k]); }, 0));
     });
     var last = samples[samples.length - 1];
     $('rate-now').textContent = last ? 'now: ' + last.routed.toFixed(1) + ' routed/s, ' + last.forwarded.toFixed(1) + ' forwarded/s' : 'collecting the first samples';

@@ -8,9 +8,8 @@ header { display: flex; align-items: center; gap: 1rem; padding: .75rem 1.25rem;
 header h1 { font-size: 1.05rem; margin: 0; font-weight: 600; }
 header .spacer { flex: 1; }
 header form { margin: 0; }
-main { padding: 1rem 1.25rem; display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(30rem, 1fr)); }
-section { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: .75rem 1rem; min-width: 0; }
-section.wide { grid-column: 1 / -1; }
+main { padding: 1rem 1.25rem; display: grid; gap: 1rem; max-width: 80rem; }
+section { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: .75rem 1rem; min-width: 0; overflow-x: auto; }
 h2 { font-size: .95rem; margin: 0 0 .5rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
@@ -23,7 +22,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 button { font: inherit; padding: .25rem .75rem; border: 1px solid var(--line); border-radius: 4px; background: var(--bg); color: var(--fg); cursor: pointer; }
 svg { width: 100%; height: auto; display: block; }
 svg .grid { stroke: var(--line); stroke-width: 1; }
-svg .axis { fill: var(--muted); font-size: 11px; }
+svg .axis { fill: var(--muted); font-size: 9px; }
 svg .routed { stroke: var(--a); fill: none; stroke-width: 1.5; }
 svg .forwarded { stroke: var(--b); fill: none; stroke-width: 1.5; stroke-dasharray: 4 2; }
 .legend span { margin-right: 1rem; } .legend .routed { color: var(--a); } .legend .forwarded { color: var(--b); }

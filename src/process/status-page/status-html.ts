@@ -40,12 +40,12 @@ export function statusPageHtml(options: { nodeName: string; nonce: string; logou
     <h2>Call bridges</h2>
     <table><thead><tr><th>Call bridge</th><th>Node</th><th>Address</th><th>Peer</th><th>Connected since</th></tr></thead><tbody id="callbridges"></tbody></table>
   </section>
-  <section id="rate" class="wide">
-    <h2>Stanzas per second on this node, last 5 minutes</h2>
+  <section id="rate">
+    <h2>Stanzas per second on this node, over the last minutes</h2>
     <p class="summary legend"><span class="routed">━ routed</span><span class="forwarded">╍ forwarded to and from peers</span><span id="rate-now"></span></p>
     <svg id="chart" role="img" aria-label="stanzas per second" viewBox="0 0 720 180"></svg>
   </section>
-  <section id="s2s" class="wide">
+  <section id="s2s">
     <h2>Federation streams</h2>
     <p id="federation-summary" class="summary"></p>
     <table><thead><tr><th>Node</th><th>Direction</th><th>Local</th><th>Remote</th><th>Peer address</th><th>TLS</th><th>Auth</th><th class="num">Idle</th></tr></thead><tbody id="federation"></tbody></table>
