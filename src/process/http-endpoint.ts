@@ -11,7 +11,8 @@ import type { HealthVerdict } from './node-health.js';
  * plain text (`ok`, or what is wrong) with 200 or 503, or as JSON with
  * `?format=json`. Nothing else: 404, and 405 for another method on one of
  * these. Read-only; it carries no secret, so it needs no login, and it
- * listens on loopback unless told otherwise.
+ * listens on loopback unless told otherwise. `routes` adds more (the status
+ * page, src/process/status-page/, with its own login).
  */
 
 export const DEFAULT_METRICS_PORT = 9464;

@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginGuard, DEFAULT_LOGIN_POLICY } from '../../src/mmp/ssh/login-guard.js';
@@ -132,6 +133,46 @@ describe('logging in with an admin account', () => {
     expect(all).not.toContain(PASSWORD);
     expect(all).not.toContain(token);
     expect(log.find('status_login')).toEqual([expect.objectContaining({ user: 'admin', address: expect.stringMatching(/^127\./) })]);
+  });
+});
+
+describe('a logged-in page', () => {
+  it('gets a logout event on its open event stream when its session ends, and the stream closes', async () => {
+    const cookie = cookieOf(await postLogin(base, 'admin', PASSWORD));
+    const events = await new Promise<{ text: string; ended: Promise<string> }>((resolve, reject) => {
+      const req = request(`${base}/events`, { headers: { Cookie: cookie }, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        const ended = new Promise<string>((done) => res.on('end', () => done(text)));
+        res.on('data', (d: string) => {
+          const first = text === '' || !text.includes('data: ');
+          text += d;
+          if (first && text.includes('data: ')) resolve({ text, ended });
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(events.text).toContain('retry: 2000');
+    await httpRequest(`${base}/logout`, { method: 'POST', headers: { Cookie: cookie } });
+    expect(await events.ended).toMatch(/event: logout\ndata: session ended\n\n$/);
+  });
+
+  it("shows the federation streams of the view the node attaches, without their ids, with their idle time", async () => {
+    const now = Date.now();
+    running.status!.federationSurvey(async () => ({
+      rows: [{ id: 's2s-7', node: 'n1', direction: 'outgoing', localDomain: 'example.test', remoteDomain: 'peer.example', peerAddress: '127.0.17.9:5269', tls: 'TLS 1.3', auth: 'sasl', lastActivity: now - 4000 }],
+      unanswered: ['n2'],
+    }));
+    try {
+      const cookie = cookieOf(await postLogin(base, 'admin', PASSWORD));
+      const snap = JSON.parse((await httpRequest(`${base}/status.json`, { headers: { Cookie: cookie } })).body);
+      expect(snap.federation.unanswered).toEqual(['n2']);
+      expect(snap.federation.rows).toEqual([{ node: 'n1', direction: 'outgoing', localDomain: 'example.test', remoteDomain: 'peer.example', peerAddress: '127.0.17.9:5269', tls: 'TLS 1.3', auth: 'sasl', idleSeconds: expect.any(Number) }]);
+      expect(snap.federation.rows[0].idleSeconds).toBeGreaterThanOrEqual(4);
+    } finally {
+      running.status!.federationSurvey(undefined);
+    }
   });
 });
 
