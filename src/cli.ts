@@ -11,6 +11,7 @@ import { runDemo } from './process/demo.js';
 import { createLogger, stderrDestination, type Logger } from './observability/logger.js';
 import { DEFAULT_SSH_PORT, startNode, type MetricsListenOptions } from './process/node-process.js';
 import { DEFAULT_METRICS_PORT } from './process/http-endpoint.js';
+import type { StatusPageAccess } from './process/status-page/status-page.js';
 import { readPasswordFile } from './mmp/users.js';
 import { DEFAULT_COMPONENT_PORTS } from './node/xmpp-node.js';
 import { DEFAULT_CLUSTER_PORT } from './node/cluster-control.js';
@@ -37,9 +38,11 @@ const USAGE = `usage: xmpp-cluster <command> [options]
           [--cluster-port 5999] [--admin-password-file F]
           [--s2s-port 5269] [--federation-dns ADDR[:PORT]]
           [--metrics-listen 127.0.0.1:9464 | --no-metrics]
-          [--shutdown-timeout 10]                 run one node (first start: the admin
+          [--shutdown-timeout 10] [--status-page login|loopback|off]
+                                                  run one node (first start: the admin
                                                   password from F or XMPP_CLUSTER_ADMIN_PASSWORD);
-                                                  /metrics, /healthz, /readyz over HTTP;
+                                                  /metrics, /healthz, /readyz over HTTP and
+                                                  the status page at / (admin login);
                                                   SIGTERM: a graceful shutdown of at most
                                                   --shutdown-timeout seconds
   mmp     --data-dir D [--wait 15] ['<command>']  run MMP commands (interactive without a command);
@@ -76,6 +79,8 @@ export interface NodeCliOptions {
   metrics: MetricsListenOptions | null;
   /** --shutdown-timeout (seconds): how long SIGTERM's graceful shutdown may take before the process exits anyway. */
   shutdownTimeoutMs: number;
+  /** The status page at / of the metrics listener: admin login (default), loopback clients only, or none (--status-page off). */
+  statusPage: StatusPageAccess | null;
 }
 
 function stderrLogger(name?: string): Logger {
@@ -101,6 +106,7 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
       'metrics-listen': { type: 'string' },
       'no-metrics': { type: 'boolean', default: false },
       'shutdown-timeout': { type: 'string' },
+      'status-page': { type: 'string' },
     },
     strict: true,
   });
@@ -139,10 +145,13 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
     : values['metrics-listen'] === undefined
       ? { host: '127.0.0.1', port: DEFAULT_METRICS_PORT, optional: true }
       : parseListen(values['metrics-listen'], '--metrics-listen');
+  const statusPage = values['status-page'] ?? 'login';
+  if (statusPage !== 'login' && statusPage !== 'loopback' && statusPage !== 'off') throw new OperatorError(`--status-page ${statusPage}: expected login, loopback or off`);
   return {
     dataDir: resolve(values['data-dir']),
     metrics,
     ...(Object.keys(federation).length > 0 ? { federation } : {}),
+    statusPage: statusPage === 'off' ? null : statusPage,
     clusterPort,
     ...(clusterListenPort === undefined ? {} : { clusterListenPort }),
     name: values.name ?? 'xmpp1',

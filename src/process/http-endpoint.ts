@@ -11,7 +11,8 @@ import type { HealthVerdict } from './node-health.js';
  * plain text (`ok`, or what is wrong) with 200 or 503, or as JSON with
  * `?format=json`. Nothing else: 404, and 405 for another method on one of
  * these. Read-only; it carries no secret, so it needs no login, and it
- * listens on loopback unless told otherwise.
+ * listens on loopback unless told otherwise. `routes` adds more (the status
+ * page, src/process/status-page/, with its own login).
  */
 
 export const DEFAULT_METRICS_PORT = 9464;
@@ -28,7 +29,11 @@ export interface HttpEndpointOptions {
   readonly port: number;
   readonly handlers: HttpEndpointHandlers;
   readonly log: Logger;
+  /** More routes on this listener (the status page): asked first; true when it answered the request. */
+  readonly routes?: HttpRoutes | undefined;
 }
+
+export type HttpRoutes = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
 export interface HttpEndpoint {
   readonly host: string;
@@ -44,7 +49,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<HttpEndpoint> {
   const log = options.log.child({ module: 'http' });
-  const server = createServer((req, res) => void handle(req, res, options.handlers).catch((err: unknown) => failed(res, err, log)));
+  const server = createServer((req, res) => void handle(req, res, options.handlers, options.routes).catch((err: unknown) => failed(res, err, log)));
   server.headersTimeout = REQUEST_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   await listen(server, options.host, options.port);
@@ -65,9 +70,10 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<H
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, handlers: HttpEndpointHandlers): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, handlers: HttpEndpointHandlers, routes?: HttpRoutes): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const route = url.pathname;
+  if (routes && (await routes(req, res, url))) return;
   if (route !== '/metrics' && route !== '/healthz' && route !== '/readyz') return reply(res, 404, 'text/plain; charset=utf-8', 'not found\n');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');

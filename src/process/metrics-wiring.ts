@@ -1,7 +1,7 @@
 import type { XmppNode } from '../node/xmpp-node.js';
 import type { Logger } from '../observability/logger.js';
 import { LoopStallDetector, type LoopStallOptions } from '../observability/loop-stall.js';
-import { startHttpEndpoint, type HttpEndpoint } from './http-endpoint.js';
+import { startHttpEndpoint, type HttpEndpoint, type HttpRoutes } from './http-endpoint.js';
 import { liveness, readiness } from './node-health.js';
 import type { NodeMetrics } from './node-metrics.js';
 
@@ -16,6 +16,8 @@ export async function startOperationsEndpoint(options: {
   at: { host: string; port: number };
   log: Logger;
   loop?: LoopStallOptions;
+  /** The status page's routes, on the same listener. */
+  routes?: HttpRoutes;
 }): Promise<HttpEndpoint> {
   const loop = new LoopStallDetector(options.loop);
   const { metrics, node } = options;
@@ -23,6 +25,7 @@ export async function startOperationsEndpoint(options: {
     const endpoint = await startHttpEndpoint({
       ...options.at,
       log: options.log,
+      routes: options.routes,
       handlers: {
         metrics: async () => ({ body: await metrics.render(), contentType: metrics.registry.contentType }),
         healthz: () => liveness(loop),

@@ -18,6 +18,7 @@ import type { HttpEndpoint } from './http-endpoint.js';
 import { startOperationsEndpoint } from './metrics-wiring.js';
 import { NodeMetrics } from './node-metrics.js';
 import { gracefulShutdown, type ShutdownReport } from './shutdown.js';
+import { StatusPage, type StatusPageAccess } from './status-page/status-page.js';
 
 /**
  * A node with its doors open: the XMPP service (if enabled), the MMP over
@@ -34,6 +35,8 @@ export interface RunningNode {
   metrics: NodeMetrics | null;
   /** The /metrics, /healthz, /readyz listener, or null. */
   http: HttpEndpoint | null;
+  /** The status page on that listener, or null; `federationSurvey(source)` wires federation in. */
+  status: StatusPage | null;
   close(): Promise<void>;
   /** SIGTERM: hand off leadership, send the call bridges away, flush, close (shutdown.ts); at most timeoutMs. */
   shutdown(timeoutMs?: number): Promise<ShutdownReport>;
@@ -65,6 +68,8 @@ export interface StartNodeOptions extends XmppNodeOptions {
   federation?: Omit<FederationWiringOptions, 'log' | 'view' | 'credentials'>;
   /** Where /metrics, /healthz and /readyz listen; undefined or null: nowhere (the CLI gives 127.0.0.1:9464 unless --no-metrics). */
   metrics?: MetricsListenOptions | null;
+  /** The status page on the metrics listener: behind the admin login (default), loopback clients only, or null for none. */
+  statusPage?: StatusPageAccess | null;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
@@ -107,15 +112,22 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const dns = await startDns(node, options.log);
     closers.push(() => dns.close());
     let http: HttpEndpoint | null = null;
+    let status: StatusPage | null = null;
     if (metrics && options.metrics) {
       metrics.attach({ router: routing.router, dns: dns.service, cluster });
       metrics.federationStreams(() => federation.service.connections());
       const { host, port } = options.metrics;
+      const totals = () => ({ routed: node.router.counters.routed, forwarded: (routing.router?.forwarded.toPeers ?? 0) + (routing.router?.forwarded.fromPeers ?? 0) });
+      const page = options.statusPage === null ? null : new StatusPage({ access: options.statusPage ?? 'login', node, users, totals, log: options.log });
+      page?.federationSurvey(() => node.federation.survey());
+      closers.push(async () => page?.close());
       try {
-        http = await startOperationsEndpoint({ node, metrics, at: { host, port }, log: options.log, loop: options.metrics.loop });
+        http = await startOperationsEndpoint({ node, metrics, at: { host, port }, log: options.log, loop: options.metrics.loop, routes: page?.handle });
+        status = page;
         const endpoint = http;
         closers.push(() => endpoint.close());
       } catch (err) {
+        page?.close();
         metrics.close();
         metrics = null;
         if (!options.metrics.optional) throw err;
@@ -145,7 +157,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       options.log.info({ module: 'node', event: 'node_stopped', name: node.name }, 'node stopped');
     };
     const router = options.router ? undefined : routing.router;
-    return { node, interpreter, users, ssh, federation, metrics, http, close, shutdown: (ms) => gracefulShutdown({ node, cluster, router, ssh, federation, log: options.log, close }, ms) };
+    return { node, interpreter, users, ssh, federation, metrics, http, status, close, shutdown: (ms) => gracefulShutdown({ node, cluster, router, ssh, federation, log: options.log, close }, ms) };
   } catch (err) {
     await closeAll();
     throw err;

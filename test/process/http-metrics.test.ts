@@ -224,7 +224,7 @@ describe('/healthz', () => {
 
 describe('anything else', () => {
   it('is 404 for other paths and 405 for other methods; HEAD has the headers only', async () => {
-    expect((await httpGet(`${base}/`)).status).toBe(404);
+    expect((await httpGet(`${base}/no-such-page`)).status).toBe(404);
     expect((await httpGet(`${base}/metrics/extra`)).status).toBe(404);
     expect((await httpGet(`${base}/metrics`, 'POST')).status).toBe(405);
     const head = await httpGet(`${base}/healthz`, 'HEAD');
