@@ -123,12 +123,16 @@ describe('user store', () => {
 
   it('a corrupt users file is an error naming the file, and the file is left as it was', async () => {
     const path = join(dir, 'users.json');
-    for (const bad of ['{not json', '{"version":1}', '{"version":1,"users":[{"name":"admin","role":"admin","password":{"algorithm":"md5"}}]}', '{"version":2,"users":[]}']) {
+    for (const bad of ['{not json', '{"version":1}', '{"version":1,"users":[{"name":"admin","role":"admin","password":{"algorithm":"md5"}}]}']) {
       await writeFile(path, bad);
       await expect(UserStore.open(dir)).rejects.toThrow(UserStoreError);
       await expect(UserStore.open(dir)).rejects.toThrow(`the users file ${path} is corrupt`);
       expect(await readFile(path, 'utf8')).toBe(bad);
     }
+    // A later format is not corrupt: it is refused as written by a newer release (src/base/format-version.ts).
+    await writeFile(path, '{"version":2,"users":[]}');
+    await expect(UserStore.open(dir)).rejects.toThrow(`${path} has format version 2, written by a newer release`);
+    expect(await readFile(path, 'utf8')).toBe('{"version":2,"users":[]}');
   });
 
   it('a second store on the same folder sees the first one\'s changes, and neither loses the other\'s', async () => {
