@@ -87,6 +87,8 @@ export async function runBridgeCommand(argv: string[]): Promise<number> {
       sendWaitMs: timeoutMs,
       echo: values.echo,
       bareName: values['bare-name'],
+      // A call bridge answers every iq get/set (RFC 6120 §8.2.3): a federated server's pings reach it.
+      answerIq: true,
     });
     printMoves(srvBridge);
     bridge = srvBridge;
@@ -108,6 +110,7 @@ export async function runBridgeCommand(argv: string[]): Promise<number> {
         port: Number(m[2]),
         echo: values.echo,
         bareName: values['bare-name'],
+        answerIq: true,
       });
     } catch (err) {
       process.stderr.write(`${err instanceof CallBridgeConnectError ? err.message : String(err)}\n`);

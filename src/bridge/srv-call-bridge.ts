@@ -47,6 +47,8 @@ export interface SrvCallBridgeOptions {
   log?: Logger;
   bareName?: boolean;
   echo?: boolean;
+  /** CallBridgeOptions.answerIq. */
+  answerIq?: boolean;
   localAddress?: string;
 }
 
@@ -218,6 +220,7 @@ export class SrvCallBridge extends EventEmitter {
           port: to.port,
           bareName: this.options.bareName,
           echo: this.options.echo,
+          answerIq: this.options.answerIq,
           localAddress: this.options.localAddress,
           timeoutMs: this.options.connectTimeoutMs ?? 2000,
           onMessage,

@@ -51,7 +51,7 @@ export class DemoBridges {
   /** An echoing call bridge that finds its node by SRV and moves by itself. */
   private async findBySrv(name: string): Promise<void> {
     const dnsServers = this.o.nodes.map((n) => `${n.address}:${this.o.dnsPort}`);
-    const bridge = SrvCallBridge.start({ name, secret: this.o.secrets[name]!, domain: this.o.domain, dnsServers, echo: true, connectTimeoutMs: 1000, log: this.o.log });
+    const bridge = SrvCallBridge.start({ name, secret: this.o.secrets[name]!, domain: this.o.domain, dnsServers, echo: true, answerIq: true, connectTimeoutMs: 1000, log: this.o.log });
     this.srv = bridge;
     const nodeAt = (address: string) => this.o.nodes.find((n) => n.address === address)?.name ?? address;
     bridge.on('connected', (to: { address: string; port: number }) =>
@@ -67,7 +67,7 @@ export class DemoBridges {
     for (let attempt = 0; !this.stopped; attempt++) {
       const node = nodes[(preferred + attempt) % nodes.length]!;
       try {
-        const bridge = await CallBridge.connect({ name, secret: this.o.secrets[name]!, domain: this.o.domain, host: node.address, port: 5222, echo, timeoutMs: 3000 });
+        const bridge = await CallBridge.connect({ name, secret: this.o.secrets[name]!, domain: this.o.domain, host: node.address, port: 5222, echo, answerIq: true, timeoutMs: 3000 });
         this.bridges.set(name, bridge);
         this.o.write(`  ${name}.${this.o.domain} connected to ${node.name} (${node.address}:5222)`);
         if (!echo) bridge.on('message', (m: { body: string }) => this.answer(m.body));
