@@ -1,7 +1,7 @@
 import { componentName } from '../../component/component-session.js';
 import type { ClusterStatusView } from '../../node/cluster-control.js';
+import type { FederationConnectionRow, FederationSurvey } from '../../node/federation-view.js';
 import type { XmppNode } from '../../node/xmpp-node.js';
-import type { S2sStreamInfo } from '../../s2s/server-streams.js';
 import type { RateSample } from './stanza-rate.js';
 
 /**
@@ -13,15 +13,9 @@ import type { RateSample } from './stanza-rate.js';
  * clock, so that a browser on another clock shows the same seconds.
  */
 
-/** One row of `xmpp federation connections` and the node that holds it (src/node/federation-view.ts). */
-export interface FederationRow extends S2sStreamInfo {
-  readonly node: string;
-}
-
-export interface FederationSurveyLike {
-  readonly rows: readonly FederationRow[];
-  readonly unanswered: readonly string[];
-}
+/** What `xmpp federation connections` lists (src/node/federation-view.ts). */
+export type FederationSurveyLike = FederationSurvey;
+type FederationRow = FederationConnectionRow;
 
 export interface StatusSources {
   readonly node: XmppNode;
