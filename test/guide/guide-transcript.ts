@@ -17,6 +17,8 @@ import { splitWords } from '../../src/mmp/interpreter.js';
  */
 
 export const GUIDE_HEADING = "## Operator's guide: three nodes on three hosts";
+/** The runbook's marked blocks run after the guide's, on the cluster it built. */
+export const RUNBOOK_HEADING = '## Runbook';
 export const GUIDE_HOSTS = ['xmpp1', 'xmpp2', 'xmpp3'] as const;
 /** README's addresses are 192.0.2.11-13 (RFC 5737 documentation addresses). */
 export const GUIDE_NETWORK = '192.0.2.';
@@ -32,11 +34,11 @@ export interface GuideBlock {
   lines: string[];
 }
 
-/** The marked blocks of the guide section, in order. */
-export function guideBlocks(readme: string): GuideBlock[] {
-  const start = readme.indexOf(GUIDE_HEADING);
-  if (start < 0) throw new Error(`README has no "${GUIDE_HEADING}" section`);
-  const next = readme.indexOf('\n## ', start + GUIDE_HEADING.length);
+/** The marked blocks of one section (the guide's by default), in order. */
+export function guideBlocks(readme: string, heading = GUIDE_HEADING): GuideBlock[] {
+  const start = readme.indexOf(`\n${heading}\n`);
+  if (start < 0) throw new Error(`README has no "${heading}" section`);
+  const next = readme.indexOf('\n## ', start + heading.length);
   const section = readme.slice(start, next < 0 ? undefined : next);
   const blocks: GuideBlock[] = [];
   const marker = /<!-- guide(: each host)? -->\n```[a-z]*\n([\s\S]*?)\n```/g;
@@ -96,9 +98,9 @@ export function guideSteps(lines: readonly string[]): GuideStep[] {
   return steps;
 }
 
-/** Every step of the guide, each-host blocks repeated for xmpp1, xmpp2, xmpp3. */
-export function guideScript(readme: string): GuideStep[] {
-  return guideBlocks(readme).flatMap((b) => (b.eachHost ? GUIDE_HOSTS.flatMap((_, i) => guideSteps(b.lines.map((l) => forHost(l, i + 1)))) : guideSteps(b.lines)));
+/** Every step of the guide (or of the runbook), each-host blocks repeated for xmpp1, xmpp2, xmpp3. */
+export function guideScript(readme: string, heading = GUIDE_HEADING): GuideStep[] {
+  return guideBlocks(readme, heading).flatMap((b) => (b.eachHost ? GUIDE_HOSTS.flatMap((_, i) => guideSteps(b.lines.map((l) => forHost(l, i + 1)))) : guideSteps(b.lines)));
 }
 
 /**

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { connect } from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,7 +14,7 @@ import { httpGet } from '../helpers/http-get.js';
 import { tempDir } from '../helpers/test-node.js';
 import { DIG } from '../dns/dig.js';
 import { openssl } from '../pki/openssl.js';
-import { GUIDE_HOSTS, GUIDE_NETWORK, guideScript, matchOutput, type GuideStep } from './guide-transcript.js';
+import { GUIDE_HOSTS, GUIDE_NETWORK, RUNBOOK_HEADING, guideScript, matchOutput, type GuideStep } from './guide-transcript.js';
 
 /**
  * README's operator's guide, run as written (test/guide/guide-transcript.ts
@@ -38,12 +40,15 @@ const local = (text: string) => text.replaceAll(GUIDE_NETWORK, NETWORK);
 let root: string;
 let workstation: string;
 let script: GuideStep[];
+let runbook: GuideStep[];
 const nodes = new Map<string, ClusterNodeProcess>();
 const captured: Record<string, string> = {};
 let bridge: SrvCallBridge | undefined;
 
 beforeAll(async () => {
-  script = guideScript(await readFile(new URL('../../README.md', import.meta.url), 'utf8'));
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+  script = guideScript(readme);
+  runbook = guideScript(readme, RUNBOOK_HEADING);
   root = await tempDir('guide-');
   workstation = join(root, 'workstation');
   await execFileAsync('mkdir', ['-p', workstation]);
@@ -192,4 +197,35 @@ describe("README's operator's guide, run word for word on three hosts", { timeou
       expect({ node: n.address, status: r.status, body: r.body.trim() }).toEqual({ node: n.address, status: 200, body: 'ok' });
     }
   });
+
+  it("renews xmpp1's certificate as the runbook says, and a new handshake on its cluster port gets the new one", async () => {
+    expect(runbook.some((s) => s.kind === 'mmp' && s.command.startsWith('xmpp certs '))).toBe(true);
+    for (const step of runbook) await runStep(step);
+    const renewed = new X509Certificate(await readFile(join(workstation, 'xmpp1-2027.cer'))).fingerprint256;
+    const xmpp1 = nodeNamed('xmpp1');
+    const deadline = Date.now() + 10_000;
+    let presented = '';
+    while (presented !== renewed && Date.now() < deadline) {
+      presented = await clusterPortCertificate(xmpp1.address);
+      if (presented !== renewed) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(presented).toBe(renewed);
+    const status = (await xmpp1.ssh('xmpp cluster status')).stdout;
+    expect(status).toMatch(/^Certificate file   : xmpp1-2027\.cer$/m);
+    expect(parseStatus(status).peers).toHaveLength(3);
+  });
 });
+
+/** The certificate a new TLS handshake on the node's cluster port (5999) presents: its SHA-256 fingerprint, as node:crypto prints it. */
+function clusterPortCertificate(host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // No client certificate: the member refuses the link after the handshake, but its certificate has been sent by then.
+    const socket = connect({ host, port: 5999, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, () => {
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      socket.destroy();
+      resolve(fingerprint);
+    });
+    socket.setTimeout(5000, () => socket.destroy(new Error(`no TLS handshake with ${host}:5999 in 5 s`)));
+    socket.on('error', reject);
+  });
+}
