@@ -1,4 +1,5 @@
 import type { ClusterMemberView, ClusterStatusView } from '../node/cluster-control.js';
+import { expiryWarningText, type ExpiryWarning } from '../pki/expiry.js';
 import { cmsTime, labelled, orNone, table } from './layout.js';
 
 /**
@@ -10,7 +11,11 @@ import { cmsTime, labelled, orNone, table } from './layout.js';
 const LABEL_WIDTH = 'Certificate file'.length + 2;
 export const INSECURE_LAB_MODE = 'INSECURE LAB MODE';
 
-export function formatClusterStatus(view: ClusterStatusView, now: Date): string {
+/**
+ * `warnings`: ours, `Warning: ...` lines (certificate expiry) that end the
+ * additions, never inside CMS's block, whose lines scripts parse.
+ */
+export function formatClusterStatus(view: ClusterStatusView, now: Date, warnings: readonly string[] = []): string {
   const lines: string[] = [`State: ${view.state}`];
   if (view.quorum.lost) lines.push(`Quorum: lost (reachable: ${view.quorum.reachable} of ${view.quorum.voters})`);
   lines.push('List of peers');
@@ -38,7 +43,8 @@ export function formatClusterStatus(view: ClusterStatusView, now: Date): string 
   );
   const peers = view.members.filter((m) => !m.self);
   const rows = [['Peer', 'Node', 'Role', 'Last contact', 'Match', 'Lag'], ...peers.map((m) => peerRow(m, now))];
-  return `${lines.join('\n')}\n\n${additions}${peers.length ? `\n${table(rows)}` : ''}`;
+  const tail = warnings.length ? `\n${warnings.join('\n')}` : '';
+  return `${lines.join('\n')}\n\n${additions}${peers.length ? `\n${table(rows)}` : ''}${tail}`;
 }
 
 function peerRow(m: ClusterMemberView, now: Date): string[] {
@@ -52,13 +58,19 @@ function lastContact(m: ClusterMemberView, now: Date): string {
   return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s ago`;
 }
 
-/** `--json`: the view with times as ISO strings (keys documented in README). */
-export function clusterStatusJson(view: ClusterStatusView): unknown {
+/** `--json`: the view with times as ISO strings (keys documented in README); `certificateWarnings` ours, as the text form's lines. */
+export function clusterStatusJson(view: ClusterStatusView, warnings: readonly ExpiryWarning[] = []): unknown {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
     ...view,
+    certificateWarnings: warnings.map(expiryWarningJson),
     insecureLabMode: view.insecureLab,
     lastStateChange: view.lastStateChange.toISOString(),
     members: view.members.map((m) => ({ ...m, lastContact: iso(m.lastContact), unreachableSince: iso(m.unreachableSince) })),
   };
+}
+
+/** One expiry warning for `--json`: what the line says, as fields. */
+export function expiryWarningJson(w: ExpiryWarning): unknown {
+  return { ...w, notAfter: w.notAfter.toISOString(), text: expiryWarningText(w) };
 }

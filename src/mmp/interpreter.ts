@@ -50,9 +50,40 @@ export class Interpreter {
     if (words.length === 0) return { output: '', exitCode: 0 };
     if (words[0] === 'help') return { output: this.help(words.slice(1)), exitCode: 0 };
 
+    const resolved = this.resolve(words);
+    if ('exitCode' in resolved) return resolved;
+    const { command, args, json, force } = resolved;
+    try {
+      const output = await command.run({ args, json, force, mode, user, terminal });
+      return { output: withFinalNewline(output), exitCode: 0 };
+    } catch (err) {
+      if (err instanceof UsageError) return failure(err.message, 2);
+      if (err instanceof OperatorError) return failure(err.message, 1, err.before);
+      return failure(`internal error: ${(err as Error).message ?? String(err)}`, 1);
+    }
+  }
+
+  /**
+   * The usage check alone: undefined when the line names a command with an
+   * acceptable number of words, else the `Error:` result `run` would give
+   * (README's command lines are checked against it).
+   */
+  usageProblem(line: string): CommandResult | undefined {
+    let words: string[];
+    try {
+      words = splitWords(line);
+    } catch (err) {
+      return failure((err as Error).message, 2);
+    }
+    if (words.length === 0 || words[0] === 'help') return undefined;
+    const resolved = this.resolve(words);
+    return 'exitCode' in resolved ? resolved : undefined;
+  }
+
+  /** The command the words name and its arguments, or the usage failure. */
+  private resolve(words: string[]): { command: CommandSpec; args: string[]; json: boolean; force: boolean } | CommandResult {
     const command = this.match(words);
     if (!command) return this.unknown(words);
-
     const rest = words.slice(command.path.length);
     const json = rest.includes('--json');
     const force = rest.includes('--force');
@@ -62,14 +93,7 @@ export class Interpreter {
       if (args.length > max && this.isGroup(command)) return this.unknown(words);
       if (args.length < min || args.length > max) return failure(`usage: ${command.usage}`, 2);
     }
-    try {
-      const output = await command.run({ args, json, force, mode, user, terminal });
-      return { output: withFinalNewline(output), exitCode: 0 };
-    } catch (err) {
-      if (err instanceof UsageError) return failure(err.message, 2);
-      if (err instanceof OperatorError) return failure(err.message, 1, err.before);
-      return failure(`internal error: ${(err as Error).message ?? String(err)}`, 1);
-    }
+    return { command, args, json, force };
   }
 
   /** The longest registered path that prefixes the words. */

@@ -13,11 +13,13 @@ import { Interpreter } from './interpreter.js';
 import type { UserStore } from './users.js';
 
 /** Every command a node's MMP offers, whichever door (SSH, local socket, CLI) it is reached through. */
-export function nodeInterpreter(node: XmppNode, options: { users?: UserStore; extra?: CommandSpec[] } = {}): Interpreter {
+/** `now`: the clock certificate expiry warnings are judged by (tests set it). */
+export function nodeInterpreter(node: XmppNode, options: { users?: UserStore; extra?: CommandSpec[]; now?: () => Date } = {}): Interpreter {
+  const now = options.now;
   return new Interpreter([
-    ...xmppCommands({ node, checkCertificates: checkKeyAndCertificate }),
+    ...xmppCommands({ node, checkCertificates: checkKeyAndCertificate, ...(now ? { now } : {}) }),
     ...callbridgeCommands({ node }),
-    ...clusterCommands({ node }),
+    ...clusterCommands({ node, ...(now ? { now } : {}) }),
     ...dnsCommands({ node }),
     dnsCheckCommand(),
     ...federationCommands({ node }),

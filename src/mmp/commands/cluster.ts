@@ -1,6 +1,8 @@
 import { OperatorError } from '../../base/operator-error.js';
 import { DEFAULT_CLUSTER_PORT, NOT_CLUSTERED, NOT_MEMBER, type ClusterControl, type JoinTarget } from '../../node/cluster-control.js';
 import type { XmppNode } from '../../node/xmpp-node.js';
+import { expiryWarningText } from '../../pki/expiry.js';
+import { certificateExpiryWarnings, WARNING_PREFIX } from '../certificate-warnings.js';
 import { clusterStatusJson, formatClusterStatus } from '../cluster-status-layout.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { json } from '../layout.js';
@@ -9,7 +11,13 @@ import { json } from '../layout.js';
 
 const JOIN_USAGE = 'xmpp cluster join <cluster>[:<port>]';
 
-export function clusterCommands({ node }: { node: XmppNode }): CommandSpec[] {
+export interface ClusterCommandsOptions {
+  node: XmppNode;
+  /** The clock certificate expiry is judged by (tests set it). */
+  now?: () => Date;
+}
+
+export function clusterCommands({ node, now = () => new Date() }: ClusterCommandsOptions): CommandSpec[] {
   /** The membership side, once clustering is enabled here and the node process runs it. */
   const cluster = (): ClusterControl => {
     if (!node.settings().clusterEnabled) throw new OperatorError(NOT_CLUSTERED);
@@ -76,7 +84,10 @@ export function clusterCommands({ node }: { node: XmppNode }): CommandSpec[] {
         const c = cluster();
         if (!c.isMember()) throw new OperatorError(NOT_MEMBER);
         const view = await c.status();
-        return ctx.json ? json(clusterStatusJson(view)) : formatClusterStatus(view, new Date());
+        const at = now();
+        const warnings = await certificateExpiryWarnings(node, at);
+        if (ctx.json) return json(clusterStatusJson(view, warnings));
+        return formatClusterStatus(view, at, warnings.map((w) => WARNING_PREFIX + expiryWarningText(w)));
       },
     },
     {

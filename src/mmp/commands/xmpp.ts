@@ -4,6 +4,9 @@ import type { ComponentSessionInfo } from '../../component/component-session.js'
 import { OperatorError } from '../../base/operator-error.js';
 import { UsageError, type CommandContext, type CommandSpec } from '../command.js';
 import { cmsTime, json, labelled, orNone, table } from '../layout.js';
+import { expiryWarningText, type ExpiryWarning } from '../../pki/expiry.js';
+import { certificateExpiryWarnings, WARNING_PREFIX } from '../certificate-warnings.js';
+import { expiryWarningJson } from '../cluster-status-layout.js';
 
 /**
  * The node's own XMPP settings: `xmpp`, `xmpp status`, `domain`, `listen`,
@@ -16,6 +19,8 @@ export type CertificateCheck = (folder: string, key: string, cert: string, bundl
 export interface XmppCommandsOptions {
   node: XmppNode;
   checkCertificates: CertificateCheck;
+  /** The clock certificate expiry is judged by (tests set it). */
+  now?: () => Date;
 }
 
 const LABEL_WIDTH = 'Listening interfaces'.length;
@@ -33,7 +38,12 @@ export function statusLine(service: ServiceState): string {
   }
 }
 
-export function xmppCommands({ node, checkCertificates }: XmppCommandsOptions): CommandSpec[] {
+/** ours: `Warning:` lines after a layout, each on its own line at the end (certificate expiry). */
+function withWarnings(text: string, warnings: readonly ExpiryWarning[]): string {
+  return warnings.length ? `${text}\n${warnings.map((w) => WARNING_PREFIX + expiryWarningText(w)).join('\n')}` : text;
+}
+
+export function xmppCommands({ node, checkCertificates, now = () => new Date() }: XmppCommandsOptions): CommandSpec[] {
   return [
     {
       path: ['xmpp'],
@@ -44,8 +54,9 @@ export function xmppCommands({ node, checkCertificates }: XmppCommandsOptions): 
         // The federation settings hold the dialback secret: `xmpp federation status` shows them, never the secret.
         const { federation: _withSecret, ...s } = node.settings();
         const status = statusLine(node.serviceState());
-        if (ctx.json) return json({ ...s, status });
-        return labelled(
+        const warnings = await certificateExpiryWarnings(node, now());
+        if (ctx.json) return json({ ...s, status, certificateWarnings: warnings.map(expiryWarningJson) });
+        const layout = labelled(
           [
             ['Enabled', String(s.enabled)],
             ['Clustered', String(s.clusterEnabled)],
@@ -58,6 +69,7 @@ export function xmppCommands({ node, checkCertificates }: XmppCommandsOptions): 
           ],
           LABEL_WIDTH,
         );
+        return withWarnings(layout, warnings);
       },
     },
     {
@@ -71,6 +83,7 @@ export function xmppCommands({ node, checkCertificates }: XmppCommandsOptions): 
         const listening = st.service.state === 'running' ? st.service.bindings.map(formatBinding).join(' ') : '<none>';
         const cluster = await clusterRole(node);
         const sessions = sessionRows(node, st.sessions, cluster?.names);
+        const warnings = await certificateExpiryWarnings(node, now());
         if (ctx.json) {
           return json({
             status: statusLine(st.service),
@@ -80,6 +93,7 @@ export function xmppCommands({ node, checkCertificates }: XmppCommandsOptions): 
             listening: st.service.state === 'running' ? st.service.bindings.map(formatBinding) : [],
             counters: st.counters,
             sessions: sessions.map((x) => ({ ...x, since: x.since.toISOString() })),
+            certificateWarnings: warnings.map(expiryWarningJson),
           });
         }
         const head = labelled(
@@ -95,12 +109,12 @@ export function xmppCommands({ node, checkCertificates }: XmppCommandsOptions): 
           ],
           LABEL_WIDTH,
         );
-        if (sessions.length === 0) return head;
+        if (sessions.length === 0) return withWarnings(head, warnings);
         const rows = [['Component', 'Peer', 'Node', 'Connected since', 'In', 'Out']];
         for (const x of sessions) {
           rows.push([x.address, x.peer, x.node, cmsTime(x.since), x.stanzasIn === null ? '-' : String(x.stanzasIn), x.stanzasOut === null ? '-' : String(x.stanzasOut)]);
         }
-        return `${head}\n\n${table(rows)}`;
+        return withWarnings(`${head}\n\n${table(rows)}`, warnings);
       },
     },
     {
