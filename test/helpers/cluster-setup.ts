@@ -15,7 +15,7 @@ export const DOMAIN = 'example.test';
 /** A self-signed P-256 key and certificate `<name>.key` / `<name>.cer` under `root`, naming `addresses` as IP subjectAltNames. */
 export async function makeCertificate(root: string, name: string, addresses: readonly string[]): Promise<void> {
   await openssl([
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30',
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '365',
     '-keyout', join(root, `${name}.key`), '-out', join(root, `${name}.cer`), '-subj', `/CN=${name}.${DOMAIN}`,
     '-addext', `subjectAltName=${addresses.map((a) => `IP:${a}`).join(',')}`,
   ]);
