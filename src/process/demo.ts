@@ -129,6 +129,7 @@ function banner(nodes: DemoNode[], password: string, passwordFile: string, secre
     '',
     'Metrics and health (each node its own; Prometheus text, and ok or a reason with ?format=json for JSON):',
     ...nodes.map((n) => `  ${n.name}  ${n.metricsUrl}/metrics   ${n.metricsUrl}/healthz   ${n.metricsUrl}/readyz`),
+    `Status page (log in as admin with the password above): ${nodes.map((n) => `${n.metricsUrl}/`).join('   ')}`,
     '',
     `DNS (every node's health-aware responder): dig @${nodes[0]!.address} -p ${DEMO_DNS_PORT} SRV _xmpp-component._tcp.${DEMO_DOMAIN}`,
     `A call bridge found by SRV: node dist/src/cli.js bridge --srv ${DEMO_DOMAIN} --dns ${nodes[0]!.address}:${DEMO_DNS_PORT} --name cb2 --secret ${secrets.cb2 ?? '<secret>'} --domain ${DEMO_DOMAIN}`,

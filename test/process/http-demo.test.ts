@@ -5,6 +5,7 @@ import { ensureLoopbackAddress } from '../helpers/bind-server.js';
 import { assertBuilt, CliProcess } from '../helpers/cli.js';
 import { httpGet, scrape, untilAnswer } from '../helpers/http-get.js';
 import { valueOf } from '../helpers/prometheus-text.js';
+import { cookieOf, httpRequest, postLogin } from '../helpers/http-request.js';
 import { tempDir } from '../helpers/test-node.js';
 
 /**
@@ -53,5 +54,20 @@ describe('npm start', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     const leader = ADDRESSES[scrapes.findIndex((f) => valueOf(f, 'xmpp_cluster_raft_role', { role: 'leader' }) === 1)]!;
     const before = valueOf(await scrape(`http://${leader}:9464`), 'xmpp_cluster_stanzas_routed_total')!;
     await untilAnswer(() => scrape(`http://${leader}:9464`), (f) => valueOf(f, 'xmpp_cluster_stanzas_routed_total')! > before, 20_000, 'stanzas routed by the leader');
+  });
+
+  it("serves each node's status page behind the admin login the banner names, with the cluster's three members", async () => {
+    const banner = /^Status page \(log in as admin with the password above\): (.*)$/m.exec(demo.stdout);
+    expect(banner?.[1]?.split(/\s+/)).toEqual(ADDRESSES.map((a) => `http://${a}:9464/`));
+    const password = /admin password: (\S+), kept in/.exec(demo.stdout)![1]!;
+    for (const a of ADDRESSES) {
+      const base = `http://${a}:9464`;
+      expect((await httpRequest(`${base}/`)).status).toBe(303);
+      const login = await postLogin(base, 'admin', password);
+      expect(login.status).toBe(303);
+      const snap = JSON.parse((await httpRequest(`${base}/status.json`, { headers: { Cookie: cookieOf(login) } })).body) as { cluster: { members?: unknown[]; peers?: unknown[] } | null };
+      expect(snap.cluster).not.toBeNull();
+      expect(JSON.stringify(snap.cluster)).toContain(ADDRESSES[0]);
+    }
   });
 });
