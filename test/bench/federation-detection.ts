@@ -1,0 +1,137 @@
+import { stanza, type BenchComponent } from './bench-component.js';
+
+/**
+ * The time to detect a silent peer (federation.md: "a silent peer is
+ * detected by pings within 30 s"): with our outgoing stream up to a Prosody,
+ * SIGSTOP that Prosody (its sockets stay open, it answers nothing) and
+ * measure from the signal to our node's `peer-unresponsive` event (the
+ * `time` of its log line; the same clock as ours). Then SIGCONT: our node
+ * re-sends what the dead stream did not confirm on a new one, and the next
+ * trial starts once a marker stanza gets through again.
+ *
+ * `idle`: nothing flows after the marker that proves the stream up, so
+ * detection is bounded by the last sign of life (the stream's opening or a
+ * pong) + ping after 10 s of silence + dead 20 s later. `traffic`: a steady
+ * stream of stanzas (1 per ms) up to the SIGSTOP; its checkpoint pings
+ * (sent-window.ts) are answered while the peer runs, so the last sign of
+ * life is at most one checkpoint before the signal.
+ */
+
+export type DetectionMode = 'idle' | 'traffic';
+
+export interface DetectionTrial {
+  mode: DetectionMode;
+  /** SIGSTOP to our `peer-unresponsive` event. */
+  detectMs: number;
+  /** The stream that died was opened this long before the SIGSTOP. */
+  streamAgeMs: number;
+  /** Stanzas sent in the traffic before the SIGSTOP (0 when idle). */
+  sent: number;
+}
+
+export interface DetectionContext {
+  /** Our node's log so far (JSON lines). */
+  log(): string;
+  /** The silent-to-be Prosody's process id. */
+  peerPid: number;
+  ours: BenchComponent;
+  theirs: BenchComponent;
+  from: string;
+  to: string;
+}
+
+interface LogEvent {
+  /** ms since the epoch (the node logs ISO times: parsed here). */
+  time: number;
+  event?: string;
+  domain?: string;
+  direction?: string;
+  reason?: string;
+}
+
+function events(log: string, domain: string): LogEvent[] {
+  const out: LogEvent[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.includes('"event"') || !line.includes(domain)) continue;
+    try {
+      const e = JSON.parse(line) as Omit<LogEvent, 'time'> & { time: string | number };
+      if (e.domain === domain && e.direction === 'outgoing') out.push({ ...e, time: typeof e.time === 'number' ? e.time : Date.parse(e.time) });
+    } catch {
+      // A line being written: read again next time.
+    }
+  }
+  return out;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`federation detection: ${what} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+let markers = 0;
+
+/** One stanza from ours to theirs, resolved when that one (by its id, not a re-sent one) arrives: the stream is up. */
+async function marker(c: DetectionContext): Promise<void> {
+  const n = 1_000_000 + ++markers;
+  const id = `id='m${n}'`;
+  let seen = '';
+  let arrived = false;
+  const onData = (d: string) => {
+    seen = (seen + d).slice(-(id.length + 4096));
+    if (seen.includes(id)) arrived = true;
+  };
+  c.theirs.socket.on('data', onData);
+  try {
+    c.ours.write(stanza(n, c.from, c.to));
+    await until('a marker stanza to arrive', 60_000, () => (arrived ? true : undefined));
+  } finally {
+    c.theirs.socket.off('data', onData);
+  }
+}
+
+export async function detectionTrial(c: DetectionContext, mode: DetectionMode, trafficMs: number): Promise<DetectionTrial> {
+  await marker(c);
+  let sent = 0;
+  if (mode === 'traffic') {
+    const start = Date.now();
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        const due = Math.min(Date.now() - start, trafficMs);
+        let batch = '';
+        for (; sent < due; sent++) batch += stanza(sent, c.from, c.to);
+        if (batch) c.ours.write(batch);
+        if (due >= trafficMs) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 1);
+    });
+  }
+  const before = events(c.log(), c.to);
+  const opened = before.filter((e) => e.event === 'connection-opened').at(-1);
+  const stoppedAt = Date.now();
+  process.kill(c.peerPid, 'SIGSTOP');
+  try {
+    const dead = await until('our peer-unresponsive event', 90_000, () => events(c.log(), c.to).find((e) => e.event === 'peer-unresponsive' && e.time >= stoppedAt));
+    // The ping-timeout close follows at once; then the peer may run again.
+    await until('the ping-timeout close', 10_000, () => events(c.log(), c.to).find((e) => e.event === 'connection-closed' && e.reason === 'ping timeout' && e.time >= stoppedAt));
+    return { mode, detectMs: dead.time - stoppedAt, streamAgeMs: opened ? stoppedAt - opened.time : NaN, sent };
+  } finally {
+    process.kill(c.peerPid, 'SIGCONT');
+  }
+}
+
+export async function runDetectionTrials(c: DetectionContext, o: { trials: number; trafficMs: number }): Promise<DetectionTrial[]> {
+  const out: DetectionTrial[] = [];
+  for (const mode of ['idle', 'traffic'] as const) {
+    for (let i = 0; i < o.trials; i++) out.push(await detectionTrial(c, mode, o.trafficMs));
+  }
+  // The last SIGCONT: the peer is back and a stream carries stanzas again.
+  await marker(c);
+  return out;
+}
