@@ -14,10 +14,12 @@ import { stanza, type BenchComponent } from './bench-component.js';
  * pong) + ping after 10 s of silence + dead 20 s later. `traffic`: a steady
  * stream of stanzas (1 per ms) up to the SIGSTOP; its checkpoint pings
  * (sent-window.ts) are answered while the peer runs, so the last sign of
- * life is at most one checkpoint before the signal.
+ * life is at most one checkpoint before the signal. `through`: the same
+ * traffic goes on after the SIGSTOP until the event, as a bridge's would: the
+ * next checkpoint ping goes unanswered, and the stream is dead 20 s after it.
  */
 
-export type DetectionMode = 'idle' | 'traffic';
+export type DetectionMode = 'idle' | 'traffic' | 'through';
 
 export interface DetectionTrial {
   mode: DetectionMode;
@@ -25,7 +27,7 @@ export interface DetectionTrial {
   detectMs: number;
   /** The stream that died was opened this long before the SIGSTOP. */
   streamAgeMs: number;
-  /** Stanzas sent in the traffic before the SIGSTOP (0 when idle). */
+  /** Stanzas sent in the traffic (0 when idle). */
   sent: number;
 }
 
@@ -96,39 +98,45 @@ async function marker(c: DetectionContext): Promise<void> {
 
 export async function detectionTrial(c: DetectionContext, mode: DetectionMode, trafficMs: number): Promise<DetectionTrial> {
   await marker(c);
-  let sent = 0;
-  if (mode === 'traffic') {
-    const start = Date.now();
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        const due = Math.min(Date.now() - start, trafficMs);
-        let batch = '';
-        for (; sent < due; sent++) batch += stanza(sent, c.from, c.to);
-        if (batch) c.ours.write(batch);
-        if (due >= trafficMs) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 1);
-    });
-  }
+  const traffic = mode === 'idle' ? undefined : steadyTraffic(c);
+  if (traffic) await traffic.after(trafficMs);
+  if (mode === 'traffic') traffic!.stop();
   const before = events(c.log(), c.to);
   const opened = before.filter((e) => e.event === 'connection-opened').at(-1);
   const stoppedAt = Date.now();
   process.kill(c.peerPid, 'SIGSTOP');
   try {
     const dead = await until('our peer-unresponsive event', 90_000, () => events(c.log(), c.to).find((e) => e.event === 'peer-unresponsive' && e.time >= stoppedAt));
+    traffic?.stop();
     // The ping-timeout close follows at once; then the peer may run again.
     await until('the ping-timeout close', 10_000, () => events(c.log(), c.to).find((e) => e.event === 'connection-closed' && e.reason === 'ping timeout' && e.time >= stoppedAt));
-    return { mode, detectMs: dead.time - stoppedAt, streamAgeMs: opened ? stoppedAt - opened.time : NaN, sent };
+    return { mode, detectMs: dead.time - stoppedAt, streamAgeMs: opened ? stoppedAt - opened.time : NaN, sent: traffic?.sent() ?? 0 };
   } finally {
+    traffic?.stop();
     process.kill(c.peerPid, 'SIGCONT');
   }
 }
 
+/** 1 stanza per ms from ours to theirs, written in batches every millisecond or so, until stopped. */
+function steadyTraffic(c: DetectionContext): { after(ms: number): Promise<void>; stop(): void; sent(): number } {
+  const start = Date.now();
+  let sent = 0;
+  const timer = setInterval(() => {
+    const due = Date.now() - start;
+    let batch = '';
+    for (; sent < due; sent++) batch += stanza(sent, c.from, c.to);
+    if (batch) c.ours.write(batch);
+  }, 1);
+  return {
+    after: (ms) => new Promise((r) => setTimeout(r, Math.max(0, start + ms - Date.now()))),
+    stop: () => clearInterval(timer),
+    sent: () => sent,
+  };
+}
+
 export async function runDetectionTrials(c: DetectionContext, o: { trials: number; trafficMs: number }): Promise<DetectionTrial[]> {
   const out: DetectionTrial[] = [];
-  for (const mode of ['idle', 'traffic'] as const) {
+  for (const mode of ['idle', 'traffic', 'through'] as const) {
     for (let i = 0; i < o.trials; i++) out.push(await detectionTrial(c, mode, o.trafficMs));
   }
   // The last SIGCONT: the peer is back and a stream carries stanzas again.

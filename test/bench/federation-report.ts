@@ -62,8 +62,8 @@ function detectionLines(f: FederationFigures): string[] {
     `Silent peer: with our stream up to a Prosody (silent.test, 127.0.10.5), SIGSTOP of that Prosody to our peer-unresponsive event; default liveness (ping after 10 s of silence, dead 20 s later): bounded by 30 s after the last sign of life`,
   ];
   const head = ['before the SIGSTOP', 'trials', 'p50 s', 'max s', 'samples s', 'stream age at SIGSTOP s'];
-  const label: Record<DetectionMode, string> = { idle: 'idle (one stanza, then nothing)', traffic: 'traffic (1 stanza/ms) up to it' };
-  const rows = (['idle', 'traffic'] as const)
+  const label: Record<DetectionMode, string> = { idle: 'idle (one stanza, then nothing)', traffic: 'traffic (1 stanza/ms) up to it', through: 'traffic (1 stanza/ms) through it' };
+  const rows = (['idle', 'traffic', 'through'] as const)
     .map((mode) => f.detection.filter((t) => t.mode === mode))
     .filter((ts) => ts.length > 0)
     .map((ts) => {
