@@ -46,8 +46,13 @@ export interface FederationFigures {
   detection: DetectionTrial[];
   /** Our node's streams as `xmpp federation connections --json` shows them after the throughput runs. */
   streams: Array<{ domain: string; direction: string; tls: string | null; auth: string }>;
-  /** Prosody's own account of the baseline's authentication (its log). */
-  prosodyDialback: boolean;
+  /**
+   * Prosody's own account of the baseline's incoming stream (its log): the
+   * TLS it negotiated, or null when no completed, encrypted stream from
+   * alpha.test is logged. It authenticated by dialback: with a CA that signs
+   * nobody, Prosody offers no SASL EXTERNAL (FederationLab.trusted).
+   */
+  prosodyBaselineTls: string | null;
 }
 
 export async function runFederationBench(o: FederationBenchOptions): Promise<FederationFigures> {
@@ -89,7 +94,7 @@ export async function runFederationBench(o: FederationBenchOptions): Promise<Fed
       in: { ours: flows[2]!, prosody: flows[3]! },
       detection,
       streams: streams.map(({ domain, direction, tls, auth }) => ({ domain, direction, tls, auth })),
-      prosodyDialback: dialbackIn(other!, cb(A.alpha.domain)),
+      prosodyBaselineTls: encryptedIncoming(other!, cb(A.alpha.domain)),
     };
   } catch (err) {
     // What the servers said, before their directories go.
@@ -109,7 +114,11 @@ async function componentOnNode(node: FederationBenchNode, secret: string): Promi
   return BenchComponent.connect(node.componentPort, { address: `cb.${node.domain}`, secret }, node.address);
 }
 
-/** Prosody 0.12's mod_dialback logs a verified incoming stream at info ("... authenticated <domain>"-style lines mention dialback). */
-function dialbackIn(server: ProsodyServer, from: string): boolean {
-  return server.log().split('\n').some((l) => l.includes(from) && /dialback/i.test(l));
+/** Prosody 0.12's mod_s2s logs `Incoming s2s connection <from>-><to> complete` and `Stream encrypted (<protocol> with <cipher>)` under the session's id. */
+function encryptedIncoming(server: ProsodyServer, from: string): string | null {
+  const lines = server.log().split('\n');
+  const session = lines.map((l) => new RegExp(`(s2sin\\w+)\\tinfo\\tIncoming s2s connection ${from.replace(/\./g, '\\.')}->\\S+ complete`).exec(l)?.[1]).find(Boolean);
+  if (!session) return null;
+  const tls = lines.map((l) => (l.includes(`${session}\t`) ? /Stream encrypted \((\S+)/.exec(l)?.[1] : undefined)).find(Boolean);
+  return tls ?? null;
 }

@@ -46,7 +46,7 @@ export function federationLines(f: FederationFigures): string[] {
       `receiving: ours ${fmt(f.in.ours.receiverCpuUs, 1)} µs beside Prosody's ${fmt(f.in.prosody.receiverCpuUs, 1)} µs`,
   );
   const streams = f.streams.map((s) => `${s.direction} ${s.domain} ${s.tls ?? 'plain'} ${s.auth}`).join(', ');
-  lines.push(`our node's streams after the runs: ${streams || 'none'}; the baseline's: ${f.prosodyDialback ? 'dialback in Prosody\'s log' : 'dialback not seen in Prosody\'s log'}`);
+  lines.push(`our node's streams after the runs: ${streams || 'none'}; the baseline's, by Prosody's log: ${f.prosodyBaselineTls ? `incoming cb.alpha.test ${f.prosodyBaselineTls} dialback (Prosody trusts no certificate here)` : 'no encrypted incoming stream from cb.alpha.test logged'}`);
   lines.push('');
   lines.push(...detectionLines(f));
   return lines;
@@ -59,7 +59,7 @@ function spread(xs: number[]): { p50: number; max: number } {
 
 function detectionLines(f: FederationFigures): string[] {
   const lines = [
-    `Silent peer: with our stream up to a Prosody (silent.test, 127.0.10.5), SIGSTOP of that Prosody to our peer-unresponsive event; default liveness (ping after 10 s of silence, dead 20 s later): bounded by 30 s after the last sign of life`,
+    `Silent peer: with our stream up to a Prosody (silent.test, 127.0.10.5), SIGSTOP of that Prosody to our peer-unresponsive event; default liveness (ping after 10 s of silence, dead 20 s after an unanswered ping): idle and traffic-up-to are bounded by 30 s after the last sign of life (the stream's opening or a pong); traffic through the SIGSTOP by 20 s after the first unanswered checkpoint ping (every 500 stanzas)`,
   ];
   const head = ['before the SIGSTOP', 'trials', 'p50 s', 'max s', 'samples s', 'stream age at SIGSTOP s'];
   const label: Record<DetectionMode, string> = { idle: 'idle (one stanza, then nothing)', traffic: 'traffic (1 stanza/ms) up to it', through: 'traffic (1 stanza/ms) through it' };
