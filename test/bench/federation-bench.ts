@@ -2,7 +2,7 @@ import { accepts } from '../helpers/peer-process.js';
 import { ensureLoopbackAddress } from '../helpers/bind-server.js';
 import type { ProsodyServer } from '../helpers/prosody-server.js';
 import { BenchComponent } from './bench-component.js';
-import { runDetectionTrials, type DetectionTrial } from './federation-detection.js';
+import { runDetectionTrials, type DetectionMode, type DetectionTrial } from './federation-detection.js';
 import { startFederationNode, type FederationBenchNode } from './federation-node.js';
 import { benchComponentOn, startBenchProsody, startFederationLab, type FederationLab } from './federation-prosody-pair.js';
 import { measureFlows, type FlowFigures } from './federation-throughput.js';
@@ -36,6 +36,8 @@ export interface FederationBenchOptions {
   warmup: number;
   trials: number;
   trafficMs: number;
+  /** Detection trials' modes (all three by default). */
+  modes?: DetectionMode[];
   secret: string;
 }
 
@@ -87,7 +89,7 @@ export async function runFederationBench(o: FederationBenchOptions): Promise<Fed
     const streams = (JSON.parse(await node.mmp('xmpp federation connections --json')) as { connections: FederationFigures['streams'] }).connections;
     const detection = await runDetectionTrials(
       { log: node.log, peerPid: silent!.process.pid, ours, theirs: onSilent, from: cb(A.ours.domain), to: cb(A.silent.domain) },
-      { trials: o.trials, trafficMs: o.trafficMs },
+      { trials: o.trials, trafficMs: o.trafficMs, ...(o.modes ? { modes: o.modes } : {}) },
     );
     return {
       out: { ours: flows[0]!, prosody: flows[1]! },

@@ -168,7 +168,7 @@ const FED_TRIALS = Number(process.env.BENCH_FED_TRIALS ?? 3);
 async function federationBench(): Promise<void> {
   const { runFederationBench } = await import('./federation-bench.js');
   const report = await import('./federation-report.js');
-  const options = { stanzas: FED_STANZAS, window: WINDOW, runs: FED_RUNS, warmup: 5000, trials: FED_TRIALS, trafficMs: 3000, secret: SECRET };
+  const options = { stanzas: FED_STANZAS, window: WINDOW, runs: FED_RUNS, warmup: 5000, trials: FED_TRIALS, trafficMs: 3000, secret: SECRET, ...(process.env.BENCH_FED_MODES ? { modes: process.env.BENCH_FED_MODES.split(',') as Array<'idle' | 'traffic' | 'through'> } : {}) };
   console.log(`\n${report.federationTitle(options)}`);
   const figures = await runFederationBench(options);
   for (const line of report.federationLines(figures)) console.log(line);
