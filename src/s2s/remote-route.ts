@@ -366,6 +366,8 @@ export class RemoteRoute implements Route {
     const id = this.ctx.pingId();
     this.pings.set(id, this.window.mark());
     this.ctx.count('pings');
+    // A checkpoint is a ping too: unanswered, it makes the stream dead after pingTimeoutMs (a no-op for the watch's own).
+    this.watch?.pinged();
     // Written even over the send mark: it is small, and a congested peer is the one to check on.
     stream.send(pingStanza(this.localDomain, this.remoteDomain, id));
   }

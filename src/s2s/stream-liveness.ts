@@ -82,6 +82,18 @@ export class StreamLiveness {
     this.pingSentAt = undefined;
   }
 
+  /**
+   * A ping went out that the machine did not ask for (a checkpoint,
+   * sent-window.ts): the wait for an answer starts now, unless one already
+   * runs. Without this a peer that stops while stanzas flow, whose last
+   * checkpoint goes unanswered, would get 10 s more before the machine's own
+   * ping and 20 s after it: up to 30 s from that unanswered ping.
+   */
+  pinged(now: number): void {
+    if (this.ended || this.pingSentAt !== undefined) return;
+    this.pingSentAt = now;
+  }
+
   /** A stanza went either way (not a ping nor its answer). A stanza received is also `heard`. */
   stanza(now: number, direction: 'received' | 'sent'): void {
     if (this.ended) return;

@@ -65,6 +65,11 @@ export class StreamWatch {
     this.liveness.heard(this.clock.now());
   }
 
+  /** A ping of the caller's own went out (a checkpoint); the deadline it sets is later than the armed one, so no re-arming. */
+  pinged(): void {
+    this.liveness.pinged(this.clock.now());
+  }
+
   /** A stanza (not a ping nor its answer) went this way on the stream. */
   stanza(direction: 'received' | 'sent'): void {
     this.liveness.stanza(this.clock.now(), direction);

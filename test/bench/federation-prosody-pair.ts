@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFederationDns, type FederationDns, type FederationDnsEntry } from '../helpers/federation-dns.js';
@@ -20,6 +20,13 @@ export const FEDERATION_BENCH_SECRET = 'bench-component-secret-0123';
 export interface FederationLab {
   readonly dir: string;
   readonly ca: FederationCa;
+  /**
+   * The CA every Prosody of the lab trusts: it signs nothing, so no server
+   * verifies another's certificate (which `ca` signs). TLS encrypts and
+   * dialback authenticates every stream, ours and the baseline's alike,
+   * rather than SASL EXTERNAL on some of them.
+   */
+  readonly trusted: FederationCa;
   readonly dns: FederationDns;
   stop(): Promise<void>;
 }
@@ -28,6 +35,8 @@ export interface FederationLab {
 export async function startFederationLab(dnsAddress: string, domains: Array<{ domain: string; address: string; port?: number }>): Promise<FederationLab> {
   const dir = await mkdtemp(join(tmpdir(), 'federation-bench-'));
   const ca = await makeFederationCa(dir);
+  await mkdir(join(dir, 'trusted'));
+  const trusted = await makeFederationCa(join(dir, 'trusted'), 'Nobody Federation CA');
   const entries: FederationDnsEntry[] = domains.flatMap((d) => [
     { domain: d.domain, address: d.address, ...(d.port ? { port: d.port } : {}) },
     { domain: `cb.${d.domain}`, address: d.address, ...(d.port ? { port: d.port } : {}) },
@@ -36,6 +45,7 @@ export async function startFederationLab(dnsAddress: string, domains: Array<{ do
   return {
     dir,
     ca,
+    trusted,
     dns,
     stop: async () => {
       await dns.stop();
@@ -44,25 +54,63 @@ export async function startFederationLab(dnsAddress: string, domains: Array<{ do
   };
 }
 
-/** A Prosody with one component `cb`, TLS with a certificate from the lab's CA (dialback authenticates: the peers do not trust it for SASL). */
+/** A Prosody with one component `cb`, TLS with a certificate from the lab's CA, which it does not trust (dialback authenticates: see FederationLab.trusted). */
 export async function startBenchProsody(lab: FederationLab, domain: string, address: string): Promise<ProsodyServer> {
   const cert = await issueServerCertificate(lab.ca, [domain, `cb.${domain}`]);
   return startProsody({
     domain,
     address,
     components: [{ name: 'cb', secret: FEDERATION_BENCH_SECRET }],
-    s2s: { tls: { caFile: lab.ca.certFile, certFile: cert.certFile, keyFile: cert.keyFile } },
+    s2s: { tls: { caFile: lab.trusted.certFile, certFile: cert.certFile, keyFile: cert.keyFile } },
     dns: lab.dns,
     logLevel: 'info',
   });
 }
 
+/**
+ * The component answers XEP-0199 pings (answerPings): a server pinging the
+ * stream it opened to `cb.<domain>` addresses the component, and Prosody
+ * hands the ping to it; RFC 6120 §8.2.3 says it must answer.
+ */
 export async function benchComponentOn(server: ProsodyServer): Promise<BenchComponent> {
-  return BenchComponent.connect(server.componentPort, { address: `cb.${server.domain}`, secret: FEDERATION_BENCH_SECRET }, server.address);
+  const c = await BenchComponent.connect(server.componentPort, { address: `cb.${server.domain}`, secret: FEDERATION_BENCH_SECRET }, server.address);
+  answerPings(c);
+  return c;
 }
 
-/** A short warm-up (it also sets up the s2s stream both ways), then the measured run. */
-export async function federatedWindowed(a: BenchComponent, b: BenchComponent, from: string, to: string, total: number, window: number): Promise<WorkloadResult> {
-  await windowed({ a, b, from, to }, Math.min(500, total), Math.min(50, window));
-  return windowed({ a, b, from, to }, total, window);
+const attr = (tag: string, name: string) => new RegExp(`\\s${name}=(['"])([^'"]*)\\1`).exec(tag)?.[2];
+
+/**
+ * Answers every ping (`<iq type='get'>` with an XEP-0199 child) by an empty
+ * result (§4.2), from what arrives on the component's socket; the rest stays
+ * the BenchComponent's (it counts messages only). A ping is written whole
+ * by Prosody as `<iq ...><ping .../></iq>`; a self-closed `<iq/>` (a result)
+ * is skipped. Cheap: one scan for `<iq` per chunk, nothing per message.
+ */
+export function answerPings(c: BenchComponent): void {
+  let pending = '';
+  c.socket.on('data', (d: string) => {
+    let text = pending + d;
+    pending = '';
+    for (;;) {
+      const i = text.indexOf('<iq');
+      if (i === -1) {
+        pending = text.slice(-2); // `<i` split across chunks
+        return;
+      }
+      const headEnd = text.indexOf('>', i);
+      if (headEnd === -1) return void (pending = text.slice(i, i + 4096));
+      const head = text.slice(i, headEnd + 1);
+      if (head.endsWith('/>')) {
+        text = text.slice(headEnd + 1);
+        continue;
+      }
+      const close = text.indexOf('</iq>', headEnd);
+      if (close === -1) return void (pending = text.slice(i, i + 4096));
+      const body = text.slice(headEnd + 1, close);
+      text = text.slice(close + 5);
+      if (attr(head, 'type') !== 'get' || !body.includes('urn:xmpp:ping')) continue;
+      c.write(`<iq type='result' id='${attr(head, 'id') ?? ''}' from='${attr(head, 'to') ?? ''}' to='${attr(head, 'from') ?? ''}'/>`);
+    }
+  });
 }

@@ -160,7 +160,22 @@ async function dnsBench(): Promise<void> {
   for (const line of report.throughputLines(throughput)) console.log(line);
 }
 
-// Sections: component, raft, cluster (path and our failover), failover (ours beside etcd's), etcd (etcd's alone), dns (issue 14). All of them by default (failover once), etcd alone only when asked.
+const FED_STANZAS = Number(process.env.BENCH_FED_STANZAS ?? 30_000);
+const FED_RUNS = Number(process.env.BENCH_FED_RUNS ?? 3);
+const FED_TRIALS = Number(process.env.BENCH_FED_TRIALS ?? 3);
+
+/** Issue 15: a call bridge on our node to a component on Prosody over one federated stream, both ways, beside Prosody to Prosody; then the time to detect a silent peer. */
+async function federationBench(): Promise<void> {
+  const { runFederationBench } = await import('./federation-bench.js');
+  const report = await import('./federation-report.js');
+  const options = { stanzas: FED_STANZAS, window: WINDOW, runs: FED_RUNS, warmup: 5000, trials: FED_TRIALS, trafficMs: 3000, secret: SECRET, ...(process.env.BENCH_FED_MODES ? { modes: process.env.BENCH_FED_MODES.split(',') as Array<'idle' | 'traffic' | 'through'> } : {}) };
+  console.log(`\n${report.federationTitle(options)}`);
+  const figures = await runFederationBench(options);
+  for (const line of report.federationLines(figures)) console.log(line);
+  console.log(report.federationSummary(figures));
+}
+
+// Sections: component, raft, cluster (path and our failover), failover (ours beside etcd's), etcd (etcd's alone), dns (issue 14), federation (issue 15). All of them by default (failover once), etcd alone only when asked.
 const only = process.argv[2];
 if (!only || only === 'component') await componentBench();
 if (!only || only === 'raft') await raftBench();
@@ -170,3 +185,4 @@ if (only === 'cluster' && TRIALS > 0) await failoverBench(false);
 if (!only || only === 'failover') await failoverBench(true);
 if (only === 'etcd') await etcdBench();
 if (!only || only === 'dns') await dnsBench();
+if (!only || only === 'federation') await federationBench();

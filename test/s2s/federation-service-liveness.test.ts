@@ -84,6 +84,23 @@ describe('a peer that stops answering', () => {
     expect(dead!.afterClose).toEqual([]);
   });
 
+  it('with stanzas flowing, an unanswered checkpoint ping declares it dead 20 s after it went out', async () => {
+    const f = federation({ queueLimits: { maxStanzas: 4 } });
+    const peer = f.net.peer('other.test');
+    peer.answersPings = false;
+    f.send(message(FROM, 'user@other.test', 'm1'));
+    await flush();
+    await run(f, 5_000);
+    f.send(message(FROM, 'user@other.test', 'm2'));
+    expect(peer.last!.pings.length).toBe(1);
+    await run(f, 19_000);
+    expect(peer.streams[0]!.isClosed).toBe(false);
+    await run(f, 1_000);
+    expect(peer.streams[0]!.closedWith).toEqual({ by: 'us', why: 'ping-timeout' });
+    expect(f.env.logs.events('peer-unresponsive')).toEqual([expect.objectContaining({ domain: 'other.test', direction: 'outgoing' })]);
+    expect(ids(peer.streams[1]!.stanzas)).toEqual(['m1', 'm2']);
+  });
+
   it('a stanza lost on a second dead stream bounces once with <remote-server-timeout/>, and nothing reconnects for it', async () => {
     const f = federation();
     const peer = f.net.peer('other.test');

@@ -99,6 +99,23 @@ describe('XEP-0199 pings on a silent stream', () => {
     expect(l.tick(T0 + 30_000)).toBe('dead');
   });
 
+  it('a checkpoint ping left unanswered makes the stream dead 20 s after it went out, not 30 s', () => {
+    const l = new StreamLiveness(T0);
+    l.pinged(T0 + 4_000);
+    expect(l.state).toBe('awaiting-pong');
+    expect(run(l, T0 + 100_000)).toEqual([[24_000, 'dead']]);
+  });
+
+  it('a checkpoint ping while one is awaited keeps the earlier deadline; an answer ends the wait', () => {
+    const l = new StreamLiveness(T0);
+    expect(l.tick(T0 + 10_000)).toBe('ping');
+    l.pinged(T0 + 15_000);
+    expect(l.nextDeadline()).toBe(T0 + 30_000);
+    l.heard(T0 + 16_000);
+    l.pinged(T0 + 17_000);
+    expect(run(l, T0 + 100_000)).toEqual([[37_000, 'dead']]);
+  });
+
   it('a clock read out of order never moves the deadlines back', () => {
     const l = new StreamLiveness(T0);
     l.heard(T0 + 8_000);
