@@ -1,14 +1,14 @@
-import type { Logger } from '../observability/logger.js';
-import type { HoldReason, Route, Stanza } from '../router/router.js';
+import type { HoldReason, Route } from '../router/router.js';
 import { StanzaError } from '../xmpp/errors.js';
 import { bounceError } from './connect-failure.js';
-import type { FederationEvents } from './federation-events.js';
-import { OutboundQueue, queuedFromRaw, undelivered, type OutboundQueueLimits, type QueuedStanza, type Undelivered } from './outbound-queue.js';
+import { OutboundQueue, queuedFromRaw, undelivered, type QueuedStanza, type Undelivered } from './outbound-queue.js';
+import type { RemoteRouteContext } from './remote-route-context.js';
+import { RouteCheckpoints } from './route-checkpoints.js';
 import { SentWindow } from './sent-window.js';
-import { S2sConnectError, type OutgoingConnector, type OutgoingStream, type S2sCloseReason } from './server-streams.js';
-import type { StreamAdmission } from './stream-admission.js';
-import { DEFAULT_LIVENESS, pingStanza, type LivenessOptions } from './stream-liveness.js';
-import { StreamWatch, type Clock } from './stream-watch.js';
+import { SettleWaiters } from './settle-waiters.js';
+import { S2sConnectError, type OutgoingStream, type S2sCloseReason } from './server-streams.js';
+import { DEFAULT_LIVENESS, pingStanza } from './stream-liveness.js';
+import { StreamWatch } from './stream-watch.js';
 
 /**
  * The route for one (local domain, remote domain) pair: XEP-0220 authorizes
@@ -25,33 +25,6 @@ import { StreamWatch, type Clock } from './stream-watch.js';
  * logged as dropped by the service.
  */
 
-export interface RemoteRouteContext {
-  readonly connect: OutgoingConnector;
-  readonly clock: Clock;
-  readonly liveness: Partial<LivenessOptions>;
-  readonly queueLimits: OutboundQueueLimits;
-  readonly events: FederationEvents;
-  readonly log: Logger;
-  /**
-   * After a failed connection, new stanzas for the pair bounce at once with
-   * the same condition for this long, instead of each starting a connection
-   * of its own: a bridge sending steadily to an unreachable domain would
-   * otherwise run DNS and TCP per stanza. A few seconds, so a peer that comes
-   * back is used again almost at once (never a permanent black-hole).
-   */
-  readonly retryAfterFailureMs: number;
-  /** Routes bounces back to their senders, counts and logs what gets none. */
-  undelivered(what: Undelivered, origin: Route): void;
-  /** The current settings, to check a stream that finished setting up after a change. */
-  admission(): StreamAdmission;
-  /** A fresh id for an XEP-0199 ping, recognizable by its prefix. */
-  pingId(): string;
-  /** A stanza the peer sent on our outgoing stream (a bidirectional peer): routed like incoming traffic. */
-  received(stanza: Stanza, stream: OutgoingStream): void;
-  /** Counters the service reports. */
-  count(what: 'resent' | 'pings'): void;
-}
-
 /** Queued stanzas past this fraction of the queue's bounds hold the sender (Route.deliver false). */
 const QUEUE_MARK = 0.5;
 
@@ -64,16 +37,7 @@ export class RemoteRoute implements Route {
   private connecting = false;
   private sendCongested = false;
   private drainWaiters: Array<() => void> = [];
-  /** Outstanding pings on the current stream: id → the SentWindow mark they confirm. */
-  private readonly pings = new Map<string, number>();
-  /**
-   * Pings still unanswered when the last stream was lost, with what each
-   * would confirm. A peer that was only frozen (a paused VM, SIGSTOP) reads
-   * the dead socket when it runs again and answers them late, on its own
-   * stream to us: what such a pong confirms was read there, so it leaves
-   * the queue instead of being written a second time.
-   */
-  private latePings = new Map<string, ReadonlySet<QueuedStanza>>();
+  private readonly checkpoints: RouteCheckpoints;
   /** Stanzas re-sent once after a lost stream: a second loss bounces them. */
   private readonly resent = new WeakSet<QueuedStanza>();
   private failure: { readonly until: number; readonly error: StanzaError } | undefined;
@@ -82,7 +46,7 @@ export class RemoteRoute implements Route {
   private ended = false;
   private closedWaiters: Array<() => void> = [];
   /** Stanzas given with deliverSettled that are not yet written, bounced or dropped. */
-  private readonly settleWaiters = new Map<QueuedStanza, () => void>();
+  private readonly settleWaiters = new SettleWaiters();
 
   constructor(
     readonly localDomain: string,
@@ -92,6 +56,7 @@ export class RemoteRoute implements Route {
     this.address = remoteDomain;
     this.queue = new OutboundQueue(remoteDomain, ctx.queueLimits);
     this.window = new SentWindow(ctx.queueLimits);
+    this.checkpoints = new RouteCheckpoints(this.window);
   }
 
   /** The current stream, if ready. */
@@ -123,16 +88,10 @@ export class RemoteRoute implements Route {
     return this.take(this.stanzaFor(raw));
   }
 
-  /**
-   * Route.deliverSettled: `settled` runs once the stanza is written to an
-   * authenticated stream, bounced or dropped, not while it only waits in the
-   * queue. A cluster leader confirms to the origin member then, so a leader
-   * that dies while a stream is being set up loses nothing: the origin still
-   * holds the stanza and gives it to the next leader.
-   */
+  /** Route.deliverSettled: `settled` runs once written to an authenticated stream or bounced (settle-waiters.ts). */
   deliverSettled(raw: string, settled: () => void): boolean {
     const stanza = this.stanzaFor(raw);
-    this.settleWaiters.set(stanza, settled);
+    this.settleWaiters.add(stanza, settled);
     return this.take(stanza);
   }
 
@@ -145,16 +104,7 @@ export class RemoteRoute implements Route {
   /** Bounces and drops go to the service; a stanza that leaves so is settled. */
   private leave(what: Undelivered, _origin: Route): void {
     this.ctx.undelivered(what, this);
-    for (const b of what.bounces) this.settle(b.stanza);
-    for (const d of what.dropped) this.settle(d);
-  }
-
-  private settle(stanza: QueuedStanza): void {
-    if (this.settleWaiters.size === 0) return;
-    const settled = this.settleWaiters.get(stanza);
-    if (settled === undefined) return;
-    this.settleWaiters.delete(stanza);
-    settled();
+    this.settleWaiters.settleAll(what);
   }
 
   private take(stanza: QueuedStanza): boolean {
@@ -162,7 +112,15 @@ export class RemoteRoute implements Route {
       this.leave(undelivered([stanza], shuttingDown()), this);
       return true;
     }
-    if (this.stream !== undefined) return this.write(this.stream, stanza);
+    if (this.stream !== undefined && this.queue.size === 0 && !this.window.full) return this.write(this.stream, stanza);
+    if (this.stream !== undefined) {
+      // The peer has not yet proven it read the window's worth already written: wait
+      // here (bounded, the oldest bounce past the bound) rather than write into a
+      // socket that may be dead, where nothing could be re-sent or bounced.
+      this.leave(this.queue.push(stanza), this);
+      if (this.checkpoints.outstanding === 0) this.ping();
+      return false;
+    }
     if (this.failure !== undefined && this.ctx.clock.now() < this.failure.until) {
       this.leave(undelivered([stanza], this.failure.error), this);
       return true;
@@ -199,29 +157,20 @@ export class RemoteRoute implements Route {
 
   /** An iq result or error for one of our pings; false when it answers no ping of this stream. */
   pong(id: string): boolean {
-    const mark = this.pings.get(id);
-    if (mark === undefined) return this.latePong(id);
-    // The peer reads in order: this pong answers every earlier ping too.
-    for (const [other, m] of this.pings) if (m <= mark) this.pings.delete(other);
-    this.window.confirm(mark);
-    this.watch?.heard();
-    return true;
-  }
-
-  /** A pong for a ping of the lost stream: what it confirms was delivered there; nothing of it is written again. */
-  private latePong(id: string): boolean {
-    const confirmed = this.latePings.get(id);
-    if (confirmed === undefined) return false;
-    // Marks grow with each ping: an earlier ping's stanzas are all in this one's.
-    for (const [other, set] of this.latePings) if ([...set].every((s) => confirmed.has(s))) this.latePings.delete(other);
-    const withdrawn = this.queue.withdraw(confirmed);
-    if (withdrawn > 0) {
-      this.ctx.log.info(
-        { domain: this.remoteDomain, localDomain: this.localDomain, confirmed: withdrawn },
-        `${this.remoteDomain} answered a ping of its replaced stream: what it read there is not sent again`,
-      );
+    const answer = this.checkpoints.answer(id);
+    if (answer === undefined) return false;
+    if (answer.kind === 'late') {
+      const withdrawn = this.queue.withdraw(answer.confirmed);
+      if (withdrawn > 0) {
+        this.ctx.log.info(
+          { domain: this.remoteDomain, localDomain: this.localDomain, confirmed: withdrawn },
+          `${this.remoteDomain} answered a ping of its replaced stream: what it read there is not sent again`,
+        );
+      }
     }
     this.watch?.heard();
+    // The window has room again: what waited behind it goes out.
+    this.flushQueued();
     this.notifyDrained();
     return true;
   }
@@ -251,12 +200,12 @@ export class RemoteRoute implements Route {
   private write(stream: OutgoingStream, stanza: QueuedStanza): boolean {
     const ok = stream.send(stanza.raw);
     this.window.push(stanza);
-    this.settle(stanza);
+    this.settleWaiters.settle(stanza);
     this.watch?.stanza('sent');
     // A checkpoint: confirm what was written before the copy fills (sent-window.ts).
-    if (this.pings.size === 0 && this.window.wantsCheckpoint()) this.ping();
+    if (this.checkpoints.outstanding === 0 && this.window.wantsCheckpoint()) this.ping();
     if (!ok) this.congestedOn(stream);
-    return ok && !this.queueOverMark();
+    return ok && !this.queueOverMark() && !this.window.full;
   }
 
   private congestedOn(stream: OutgoingStream): void {
@@ -270,7 +219,7 @@ export class RemoteRoute implements Route {
   }
 
   private congested(): boolean {
-    return this.sendCongested || this.queueOverMark();
+    return this.sendCongested || this.queueOverMark() || (this.stream !== undefined && this.window.full);
   }
 
   private queueOverMark(): boolean {
@@ -321,7 +270,7 @@ export class RemoteRoute implements Route {
     }
     this.stream = stream;
     this.sendCongested = false;
-    this.pings.clear();
+    this.checkpoints.reset();
     this.ctx.events.opened(stream);
     stream.onClosed((reason) => this.streamClosed(stream, reason));
     stream.onStanza((stanza) => this.ctx.received(stanza, stream));
@@ -331,19 +280,22 @@ export class RemoteRoute implements Route {
       { ping: () => this.ping(), dead: () => this.dead(stream), idle: () => stream.close({ by: 'us', why: 'idle' }) },
       true,
     );
-    const waiting = this.queue.drain();
-    // Written now: a late pong for the lost stream can no longer keep them from being sent twice.
-    this.latePings.clear();
-    for (let i = 0; i < waiting.length; i++) {
-      if (this.stream !== stream) {
-        // It ended while draining: the rest waits for the next one (streamClosed re-queued the window first).
-        for (const rest of waiting.slice(i)) this.leave(this.queue.push(rest), this);
-        this.startConnect();
-        break;
-      }
-      this.write(stream, waiting[i]!);
-    }
+    this.checkpoints.rewritten();
+    this.flushQueued();
     this.notifyDrained();
+  }
+
+  /** Writes what waits, in order, as far as the window has room; the rest waits for the next checkpoint's answer. */
+  private flushQueued(): void {
+    const stream = this.stream;
+    if (stream === undefined || this.queue.size === 0) return;
+    const waiting = this.queue.drain();
+    let i = 0;
+    for (; i < waiting.length && this.stream === stream && !this.window.full; i++) this.write(stream, waiting[i]!);
+    // Ended while draining: the rest waits for the next stream, behind what streamClosed re-queued.
+    for (const rest of waiting.slice(i)) this.leave(this.queue.push(rest), this);
+    if (this.stream !== stream) this.startConnect();
+    else if (this.queue.size > 0 && this.checkpoints.outstanding === 0) this.ping();
   }
 
   private failed(err: unknown): void {
@@ -364,7 +316,7 @@ export class RemoteRoute implements Route {
     const stream = this.stream;
     if (stream === undefined) return;
     const id = this.ctx.pingId();
-    this.pings.set(id, this.window.mark());
+    this.checkpoints.sent(id);
     this.ctx.count('pings');
     // A checkpoint is a ping too: unanswered, it makes the stream dead after pingTimeoutMs (a no-op for the watch's own).
     this.watch?.pinged();
@@ -392,9 +344,7 @@ export class RemoteRoute implements Route {
     // broke, or that the peer ended may have lost what it was not yet proven
     // to have read: that is re-sent on a new stream, or bounced.
     const lost = reason.by !== 'us' || reason.why === 'ping-timeout' || reason.why === 'error';
-    this.latePings = new Map();
-    if (lost) for (const [id, mark] of this.pings) this.latePings.set(id, new Set(this.window.upTo(mark)));
-    this.pings.clear();
+    this.checkpoints.streamEnded(lost);
     const unconfirmed = this.window.takeAll();
     if (lost && unconfirmed.length > 0) this.resend(unconfirmed);
     if (this.queue.size > 0) this.startConnect();

@@ -12,10 +12,11 @@ import type { OutboundQueueLimits, QueuedStanza } from './outbound-queue.js';
  *
  * When the stream is declared dead (or ends by the peer or the socket) what
  * is still here is re-sent on a new stream or bounced: never dropped
- * silently. The copy is bounded like the queue; past the bound the oldest
- * entry leaves as presumed delivered (the stream was not dead when it was
- * written, and the window asks for a checkpoint ping at half its bound, so
- * with a live peer it rarely fills). Those leaving are counted.
+ * silently. The copy is bounded like the queue: the route writes nothing
+ * more while it is full, until a checkpoint's answer confirms some (it asks
+ * for one at half the bound, so a live peer rarely makes anything wait).
+ * Should one go past the bound anyway, the oldest entry leaves as presumed
+ * delivered, and is counted.
  */
 export class SentWindow {
   private entries: Array<{ readonly seq: number; readonly stanza: QueuedStanza; readonly bytes: number }> = [];
@@ -28,6 +29,11 @@ export class SentWindow {
 
   get size(): number {
     return this.entries.length;
+  }
+
+  /** At its bound: the route writes no more until a checkpoint's answer confirms some (remote-route.ts). */
+  get full(): boolean {
+    return this.entries.length >= this.limits.maxStanzas || this.byteCount >= this.limits.maxBytes;
   }
 
   /** Records a stanza just written. */

@@ -189,6 +189,49 @@ describe('the copy of what was sent since the last pong', () => {
   });
 });
 
+/** The stream is up and the peer has confirmed what was sent on it (two stanzas: a checkpoint at half the window of 4). */
+async function upAndConfirmed(f: ReturnType<typeof federation>, peer: ReturnType<ReturnType<typeof federation>['net']['peer']>): Promise<void> {
+  f.send(message(FROM, 'user@other.test', 'a'));
+  f.send(message(FROM, 'user@other.test', 'b'));
+  await flush();
+  expect(f.service.counters.pongs).toBe(1);
+  expect(peer.last!.isClosed).toBe(false);
+}
+
+describe('a window of unconfirmed stanzas', () => {
+  it('writes no more than its bound into a peer that has not answered: the rest waits, then flows when the checkpoint is answered', async () => {
+    const f = federation({ queueLimits: { maxStanzas: 4 } });
+    const peer = f.net.peer('other.test');
+    await upAndConfirmed(f, peer);
+    peer.answersPings = false;
+    for (let i = 1; i <= 6; i++) f.send(message(FROM, 'user@other.test', `m${i}`));
+    await flush();
+    // m1..m4 fill the window; m5 and m6 wait behind it instead of going into a socket that may be dead.
+    expect(ids(peer.last!.stanzas)).toEqual(['a', 'b', 'm1', 'm2', 'm3', 'm4']);
+    const checkpoint = peer.last!.pings.at(-1)!;
+    peer.streamToUs(FROM).receive(pongFor(checkpoint));
+    await flush();
+    expect(ids(peer.last!.stanzas)).toEqual(['a', 'b', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+    expect(f.bridge.delivered).toEqual([]);
+  });
+
+  it('a frozen peer costs a window and a queue, never a stanza: declared dead, every one is bounced or sent again', async () => {
+    const f = federation({ queueLimits: { maxStanzas: 4 } });
+    const peer = f.net.peer('other.test');
+    await upAndConfirmed(f, peer);
+    peer.answersPings = false;
+    for (let i = 1; i <= 12; i++) f.send(message(FROM, 'user@other.test', `m${i}`));
+    await flush();
+    await run(f, 30_000);
+    const [dead, fresh] = peer.streams;
+    expect(ids(dead!.stanzas)).toEqual(['a', 'b', 'm1', 'm2', 'm3', 'm4']);
+    // The queue's bound bounced the oldest that waited; after the death the re-sent ones were the oldest again.
+    expect(ids(f.bridge.delivered).sort()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8'].sort());
+    expect(f.bridge.conditions().every((c) => c === 'resource-constraint')).toBe(true);
+    expect(ids(fresh!.stanzas)).toEqual(['m9', 'm10', 'm11', 'm12']);
+  });
+});
+
 describe('idle streams', () => {
   it('an outgoing stream with no stanza for 600 s closes (idle) even though its pings are answered', async () => {
     const f = federation();
