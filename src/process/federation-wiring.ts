@@ -27,7 +27,7 @@ import type { S2sCredentials, S2sEnvironment, S2sStreamInfo } from '../s2s/serve
 export interface FederationWiringOptions {
   log: Logger;
   /** The node's certificate as it follows `xmpp certs` (node-credentials.ts). */
-  credentials: Pick<NodeCredentials, 'current'>;
+  credentials: Pick<NodeCredentials, 'current' | 'refresh'>;
   /** The s2s port on each interface; 5269 by default (tests and `npm start` use their own addresses). */
   port?: number;
   /** Where peers are looked up (a test's DNS server). */
@@ -115,6 +115,8 @@ export async function startFederation(node: XmppNode, slot: RemoteRoutesSlot | u
   const apply = () =>
     queue.run(async () => {
       follow();
+      // A certificate set just before (`xmpp certs`, then `xmpp federation enable`) serves the first stream.
+      await options.credentials.refresh();
       const nextConfig = JSON.stringify(env.config());
       if (nextConfig !== configKey) {
         configKey = nextConfig;
