@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AuthThrottle } from '../../src/component/auth-throttle.js';
-import { componentName } from '../../src/component/component-session.js';
+import { componentName } from '../../src/component/session-rules.js';
 import { handshakeDigest, newStreamId, verifyHandshake } from '../../src/component/handshake.js';
 
 describe('XEP-0114 handshake', () => {

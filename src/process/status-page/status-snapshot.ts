@@ -1,4 +1,4 @@
-import { componentName } from '../../component/component-session.js';
+import { componentName } from '../../component/session-rules.js';
 import type { ClusterStatusView } from '../../node/cluster-control.js';
 import type { FederationConnectionRow, FederationSurvey } from '../../node/federation-view.js';
 import type { XmppNode } from '../../node/xmpp-node.js';
