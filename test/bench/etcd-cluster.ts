@@ -64,8 +64,9 @@ function hookExit(): void {
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
-      // exit() runs the 'exit' handler above, which kills the children and removes their dirs.
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+      // Stop the children now, then die of the same signal (the handler was `once`, so this one is the default).
+      for (const c of [...live]) c.stop();
+      process.kill(process.pid, signal);
     });
   }
 }

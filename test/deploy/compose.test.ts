@@ -67,7 +67,7 @@ describe('deploy/compose.yaml', () => {
       const [net, { ipv4_address }] = nets[0]!;
       expect(isIPv4(ipv4_address ?? ''), `${name} ipv4_address`).toBe(true);
       const subnet = compose.networks[net]?.ipam?.config?.[0]?.subnet;
-      expect(subnet, `network ${net} has a subnet`).toBeTruthy();
+      expect(subnet, `network ${net} has a subnet`).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/);
       expect(inSubnet(ipv4_address!, subnet!)).toBe(true);
       expect(s.command[s.command.indexOf('--address') + 1]).toBe(ipv4_address);
       expect(s.command[s.command.indexOf('--name') + 1]).toBe(name);

@@ -245,6 +245,6 @@ s.on('data', (d) => (buf += d));
 s.on('end', () => {
   const [head, body] = buf.split('\\r\\n\\r\\n');
   process.stdout.write(head.split('\\r\\n')[0] + '\\n' + body);
-  process.exit(0);
+  process.stdin.destroy();
 });
 `;
