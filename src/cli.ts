@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Resolver } from 'node:dns/promises';
 import { pino } from 'pino';
-import { createResolver } from './dns/srv-lookup.js';
+import { createResolver, parseDnsServer } from './dns/srv-lookup.js';
 import { runBridgeCommand } from './bridge/bridge-command.js';
 import { runMmpCommand } from './process/mmp-command.js';
 import { runBackupCommand, runRestoreCommand } from './process/backup-command.js';
@@ -137,7 +137,7 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
   const dns = values['federation-dns'];
   const federation = {
     ...(s2sPort === undefined ? {} : { port: s2sPort }),
-    ...(dns === undefined ? {} : { lookup: { resolver: createResolver({ servers: [dns] }) } }),
+    ...(dns === undefined ? {} : { lookup: { resolver: createResolver({ servers: [federationDns(dns)] }) } }),
   };
   if (values['no-metrics'] && values['metrics-listen'] !== undefined) throw new OperatorError('--metrics-listen and --no-metrics: give one of them');
   const metrics = values['no-metrics']
@@ -162,6 +162,15 @@ export function parseNodeOptions(argv: string[]): NodeCliOptions {
     adminPasswordFile: values['admin-password-file'],
     shutdownTimeoutMs: Math.round(shutdownSeconds * 1000),
   };
+}
+
+/** `--federation-dns`: the DNS server that finds federated peers, in the words of that option. */
+function federationDns(text: string): string {
+  try {
+    return parseDnsServer(text);
+  } catch {
+    throw new OperatorError(`--federation-dns ${text}: expected an IP address with an optional port (127.0.0.1:5300, [::1]:53)`);
+  }
 }
 
 /** `host:port` or `[v6]:port`. */

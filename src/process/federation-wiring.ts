@@ -109,14 +109,14 @@ export async function startFederation(node: XmppNode, slot: RemoteRoutesSlot | u
     if (config === watched) return;
     unwatch();
     watched = config;
-    unwatch = config.onChange(() => void apply());
+    unwatch = config.onChange(() => void apply(true));
   };
 
-  const apply = () =>
+  /** `afterChange`: a setting just changed; a certificate set just before it (`xmpp certs`, then `xmpp federation enable`) must serve the first stream, before the credentials' own refresh comes round. */
+  const apply = (afterChange = false) =>
     queue.run(async () => {
       follow();
-      // A certificate set just before (`xmpp certs`, then `xmpp federation enable`) serves the first stream.
-      await options.credentials.refresh();
+      if (afterChange) await options.credentials.refresh();
       const nextConfig = JSON.stringify(env.config());
       if (nextConfig !== configKey) {
         configKey = nextConfig;
@@ -142,13 +142,13 @@ export async function startFederation(node: XmppNode, slot: RemoteRoutesSlot | u
       }
     });
 
-  await apply();
+  await apply(true);
   const timer = setInterval(() => void apply(), SETTLE_INTERVAL_MS);
   timer.unref();
   return {
     service,
     bindings: () => listener?.bindings() ?? [],
-    apply,
+    apply: () => apply(true),
     close: async () => {
       clearInterval(timer);
       unwatch();

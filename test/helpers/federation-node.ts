@@ -256,24 +256,20 @@ export async function startProsodyPeer(rig: Rig, mode: Mode, cleanups: Cleanups)
     s2s = mode === 'sasl' ? { requireEncryption: true, secureAuth: true, dialback: false, tls } : { requireEncryption: true, secureAuth: false, dialback: true, tls };
   }
   const server = await startProsody({ domain: PROSODY, address: rig.addresses.prosody, components: [{ name: 'cb', secret: PEER_SECRET }], s2s, dns: rig.dns });
-  cleanups.push(() => server.stop());
-  const bridge = await CallBridge.connect({ name: 'cb', secret: PEER_SECRET, domain: PROSODY, host: server.address, port: server.componentPort, answerIq: true });
-  cleanups.push(() => bridge.close());
   const component = `cb.${PROSODY}`;
-  return {
-    kind: 'prosody',
-    domain: PROSODY,
-    component,
-    server,
-    bridge,
-    inbox: new Mailbox(bridge),
-    log: () => server.log(),
-    facts: async () => {
-      await server.waitForLog(new RegExp(`Outgoing s2s connection ${esc(component)}->${esc(OUR_BRIDGE)} complete`));
-      await server.waitForLog(new RegExp(`Incoming s2s connection ${esc(OUR_BRIDGE)}->${esc(component)} complete`));
-      return prosodyStreamFacts(server.log(), component, OUR_BRIDGE);
-    },
-  };
+  return peerWithBridge('prosody', PROSODY, server, cleanups, async () => {
+    await server.waitForLog(new RegExp(`Outgoing s2s connection ${esc(component)}->${esc(OUR_BRIDGE)} complete`));
+    await server.waitForLog(new RegExp(`Incoming s2s connection ${esc(OUR_BRIDGE)}->${esc(component)} complete`));
+    return prosodyStreamFacts(server.log(), component, OUR_BRIDGE);
+  });
+}
+
+/** The peer's component `cb`, connected as a call bridge that answers iqs (pings reach it), and the Peer record around it. */
+async function peerWithBridge(kind: Peer['kind'], domain: string, server: Peer['server'], cleanups: Cleanups, facts: Peer['facts']): Promise<Peer> {
+  cleanups.push(() => server.stop());
+  const bridge = await CallBridge.connect({ name: 'cb', secret: PEER_SECRET, domain, host: server.address, port: server.componentPort, answerIq: true });
+  cleanups.push(() => bridge.close());
+  return { kind, domain, component: `cb.${domain}`, server, bridge, inbox: new Mailbox(bridge), log: () => server.log(), facts };
 }
 
 export async function startEjabberdPeer(rig: Rig, mode: Mode, cleanups: Cleanups): Promise<Peer> {
@@ -284,25 +280,13 @@ export async function startEjabberdPeer(rig: Rig, mode: Mode, cleanups: Cleanups
     s2s = { starttls: 'required', dialback: mode !== 'sasl', tls: { caFile: ca.certFile, pemFile: cert.pemFile } };
   }
   const server = await startEjabberd({ domain: EJABBERD, address: rig.addresses.ejabberd, components: [{ name: 'cb', secret: PEER_SECRET }], s2s, dns: { address: rig.dns.address, port: rig.dns.port } });
-  cleanups.push(() => server.stop());
-  const bridge = await CallBridge.connect({ name: 'cb', secret: PEER_SECRET, domain: EJABBERD, host: server.address, port: server.componentPort, answerIq: true });
-  cleanups.push(() => bridge.close());
   const component = `cb.${EJABBERD}`;
-  return {
-    kind: 'ejabberd',
-    domain: EJABBERD,
-    component,
-    server,
-    bridge,
-    inbox: new Mailbox(bridge),
-    log: () => server.log(),
-    facts: async () => {
-      // ejabberd writes its log file a little late: wait for both of its lines about us.
-      await server.waitForLog(new RegExp(`Accepted inbound s2s \\S+ authentication ${esc(OUR_BRIDGE)} -> ${esc(component)}`));
-      await server.waitForLog(new RegExp(`Accepted outbound s2s \\S+ authentication ${esc(component)} -> ${esc(OUR_BRIDGE)}`));
-      return ejabberdStreamFacts(server.log(), component, OUR_BRIDGE);
-    },
-  };
+  return peerWithBridge('ejabberd', EJABBERD, server, cleanups, async () => {
+    // ejabberd writes its log file a little late: wait for both of its lines about us.
+    await server.waitForLog(new RegExp(`Accepted inbound s2s \\S+ authentication ${esc(OUR_BRIDGE)} -> ${esc(component)}`));
+    await server.waitForLog(new RegExp(`Accepted outbound s2s \\S+ authentication ${esc(component)} -> ${esc(OUR_BRIDGE)}`));
+    return ejabberdStreamFacts(server.log(), component, OUR_BRIDGE);
+  });
 }
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -44,19 +44,25 @@ async function linksSettle(): Promise<void> {
 const ids = (route: MemoryRoute) => route.received.map((r) => /id='(m\d+)'/.exec(r)![1]);
 
 let cluster: RoutingCluster;
+
+/** Leader n1; call bridge a on n2 sends m1..m5 to other.test; the leader's remote route holds all five, unsettled. */
+async function fiveToTheLeadersRemote(): Promise<{ remote: SwitchedRemote; a: ReturnType<RoutingCluster['session']> }> {
+  const remote = new SwitchedRemote();
+  cluster = await RoutingCluster.start(3, { remote });
+  const a = cluster.session('n2', 'a');
+  cluster.setLeader('n1');
+  await cluster.until(() => cluster.router('n1').sessions().length === 1, () => 'the leader has not got the report');
+  for (let n = 1; n <= 5; n++) cluster.router('n2').route(message(A, 'user@other.test', n), a);
+  await cluster.until(() => remote.current.received.length === 5, () => `the remote route got ${remote.current.received.length}`);
+  return { remote, a };
+}
 afterEach(async () => {
   await cluster?.close();
 });
 
 describe('a remote domain through the leader', () => {
   it('is confirmed to the origin member only once the remote route settles it', async () => {
-    const remote = new SwitchedRemote();
-    cluster = await RoutingCluster.start(3, { remote });
-    const a = cluster.session('n2', 'a');
-    cluster.setLeader('n1');
-    await cluster.until(() => cluster.router('n1').sessions().length === 1, () => 'the leader has not got the report');
-    for (let n = 1; n <= 5; n++) cluster.router('n2').route(message(A, 'user@other.test', n), a);
-    await cluster.until(() => remote.current.received.length === 5, () => `the remote route got ${remote.current.received.length}`);
+    const { remote } = await fiveToTheLeadersRemote();
     await linksSettle();
     expect(cluster.router('n2').unconfirmed().stanzas).toBe(5);
     remote.current.settleAll();
@@ -64,13 +70,7 @@ describe('a remote domain through the leader', () => {
   });
 
   it('loses nothing the leader only queued when it dies: the next leader gets it from the origin', async () => {
-    const remote = new SwitchedRemote();
-    cluster = await RoutingCluster.start(3, { remote });
-    const a = cluster.session('n2', 'a');
-    cluster.setLeader('n1');
-    await cluster.until(() => cluster.router('n1').sessions().length === 1, () => 'the leader has not got the report');
-    for (let n = 1; n <= 5; n++) cluster.router('n2').route(message(A, 'user@other.test', n), a);
-    await cluster.until(() => remote.current.received.length === 5, () => `the remote route got ${remote.current.received.length}`);
+    const { remote, a } = await fiveToTheLeadersRemote();
     await linksSettle();
     const dying = remote.current;
     // The leader dies with all five still waiting for its stream: they die with it.
