@@ -107,10 +107,9 @@ export function stanzaText(stanza: Stanza): string | Buffer {
 
 export function encodeFwd(epoch: string, seq: number, stanza: Stanza): Buffer {
   const keys = Object.keys(stanza.attrs);
-  const texts: (string | Buffer)[] = [epoch, stanza.toDomain];
+  const texts: string[] = [epoch, stanza.toDomain];
   for (const k of keys) texts.push(k, stanza.attrs[k]!);
-  texts.push(stanzaText(stanza));
-  const out = writeTexts(FWD_FIXED, texts);
+  const out = writeTexts(FWD_FIXED, texts, stanzaText(stanza));
   out[0] = FWD_TAG;
   out[1] = NAME_CODES[stanza.name];
   out.writeDoubleBE(seq, 2);
@@ -119,7 +118,7 @@ export function encodeFwd(epoch: string, seq: number, stanza: Stanza): Buffer {
 }
 
 export function encodeDlv(gen: number, dseq: number, origin: PeerId, epoch: string, seq: number, to: string, sid: number, raw: string | Uint8Array): Buffer {
-  const out = writeTexts(DLV_FIXED, [origin, epoch, to, raw]);
+  const out = writeTexts(DLV_FIXED, [origin, epoch, to], raw);
   out[0] = DLV_TAG;
   out.writeDoubleBE(gen, 1);
   out.writeDoubleBE(dseq, 9);
@@ -164,24 +163,29 @@ export function decodeDlv(payload: Uint8Array): DecodedDlv {
   };
 }
 
-/** fixed fields, then a u32 byte length per text, then the texts. */
-function writeTexts(fixed: number, texts: readonly (string | Uint8Array)[]): Buffer {
-  let total = fixed + 4 * texts.length;
-  const lengths = new Array<number>(texts.length);
-  for (let i = 0; i < texts.length; i++) {
-    const t = texts[i]!;
-    const n = typeof t === 'string' ? Buffer.byteLength(t, 'utf8') : t.byteLength;
-    lengths[i] = n;
-    total += n;
+/**
+ * fixed fields, then a u32 byte length per text, then the texts: `strings`,
+ * then `last` (the stanza, text or bytes). The strings are encoded with one
+ * call: a call into the UTF-8 encoder costs more than the bytes it writes,
+ * and a stanza's head is a dozen short texts. When they are ASCII (byte
+ * length equals length) their lengths need no second look.
+ */
+function writeTexts(fixed: number, strings: readonly string[], last: string | Uint8Array): Buffer {
+  const head = fixed + 4 * (strings.length + 1);
+  const joined = typeof last === 'string' ? strings.join('') + last : strings.join('');
+  const joinedBytes = Buffer.byteLength(joined, 'utf8');
+  const ascii = joinedBytes === joined.length;
+  const out = Buffer.allocUnsafe(head + joinedBytes + (typeof last === 'string' ? 0 : last.byteLength));
+  let lengths = fixed;
+  for (const t of strings) {
+    out.writeUInt32BE(ascii ? t.length : Buffer.byteLength(t, 'utf8'), lengths);
+    lengths += 4;
   }
-  const out = Buffer.allocUnsafe(total);
-  let at = fixed + 4 * texts.length;
-  for (let i = 0; i < texts.length; i++) {
-    const t = texts[i]!;
-    out.writeUInt32BE(lengths[i]!, fixed + 4 * i);
-    if (typeof t === 'string') out.write(t, at, 'utf8');
-    else out.set(t, at);
-    at += lengths[i]!;
+  const written = out.write(joined, head, 'utf8');
+  if (typeof last === 'string') out.writeUInt32BE(ascii ? last.length : Buffer.byteLength(last, 'utf8'), lengths);
+  else {
+    out.writeUInt32BE(last.byteLength, lengths);
+    out.set(last, head + written);
   }
   return out;
 }

@@ -2,13 +2,15 @@ import type { Logger } from '../../src/observability/logger.js';
 import type { BounceCounts, RemoteRoutes, Route, Router, RouterCounters, Stanza } from '../../src/router/router.js';
 import type { PeerId, Transport } from '../transport/transport.js';
 import { AttachWaits } from './attach-waits.js';
+import type { ClusterSessionInfo, ForwardedCounters } from './cluster-sessions.js';
+export type { ClusterSessionInfo, ForwardedCounters } from './cluster-sessions.js';
 import { DedupWindow } from './dedup-window.js';
 import { LeaderRouting, type LeaderContext } from './leader-routing.js';
 import type { LeaderEntry } from './leader-sessions.js';
 import { DEFAULT_UNACKED_LIMITS, OriginBuffer, type OriginEntry, type UnackedLimits } from './origin-buffer.js';
 import { PeerOutbox } from './peer-outbox.js';
 import { RouteWriter } from './route-writer.js';
-import { decodeRoutingMessage, RoutingMessageError, type RoutingMessage, type WireSession, type WireTableEntry } from './routing-messages.js';
+import { forEachRoutingMessage, ROUTING_BATCHES, RoutingMessageError, type RoutingMessage, type WireSession, type WireTableEntry } from './routing-messages.js';
 
 export const DEFAULT_GRACE_MS = 10_000;
 /** At most this long a new session waits for the leader to know it before its call bridge is let in (attach-waits.ts). */
@@ -27,20 +29,6 @@ export interface ClusterRouterOptions {
   graceMs?: number;
   /** Bounds of the unconfirmed stanzas of this node's sessions; over either, senders are held. */
   maxUnacked?: Partial<UnackedLimits>;
-}
-
-export interface ForwardedCounters {
-  toPeers: number;
-  fromPeers: number;
-}
-
-/** One call-bridge session of the cluster, for `xmpp status`. */
-export interface ClusterSessionInfo {
-  readonly address: string;
-  /** The member it is connected to. */
-  readonly node: PeerId;
-  readonly peer: string;
-  readonly since: Date;
 }
 
 /** A route that can say who is on the other end: ComponentSession does. */
@@ -68,6 +56,8 @@ interface LocalSession {
  * leader) everything happens synchronously, exactly as LocalRouter.
  */
 export class ClusterRouter implements Router {
+  /** What the router speaks beyond the protocol version, for the node's hello (PeerHello.features). */
+  static readonly features: readonly string[] = [ROUTING_BATCHES];
   readonly counters: RouterCounters = { routed: 0, bounced: 0, dropped: 0, answered: 0 };
   readonly bounces: BounceCounts = {};
   /** Stanza frames this node sent to and took from peers (`fwd` to the leader, `dlv` from it), resends included; read by the metrics endpoint. */
@@ -134,7 +124,10 @@ export class ClusterRouter implements Router {
     this.transport.on('frame', (from, kind, payload) => {
       if (kind === 'stanza' && !this.closed) this.onFrame(from, payload);
     });
-    this.transport.on('linkUp', (peer) => this.onLinkUp(peer.id));
+    this.transport.on('linkUp', (peer) => {
+      this.outbox.setBatching(peer.id, peer.features?.includes(ROUTING_BATCHES) ?? false);
+      this.onLinkUp(peer.id);
+    });
     this.transport.on('linkDown', (peer) => this.leading?.peerDown(peer));
   }
 
@@ -302,14 +295,15 @@ export class ClusterRouter implements Router {
   }
 
   private onFrame(from: PeerId, payload: Uint8Array): void {
-    let m: RoutingMessage;
     try {
-      m = decodeRoutingMessage(payload);
+      forEachRoutingMessage(payload, (m) => this.onMessage(from, m));
     } catch (err) {
       if (!(err instanceof RoutingMessageError)) throw err;
       this.log.warn({ event: 'cluster_route_malformed', peer: from, reason: err.message }, 'malformed routing message dropped');
-      return;
     }
+  }
+
+  private onMessage(from: PeerId, m: RoutingMessage): void {
     switch (m.t) {
       case 'fwd':
         this.forwarded.fromPeers++;

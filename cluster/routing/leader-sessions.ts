@@ -1,5 +1,6 @@
 import type { Stanza } from '../../src/router/router.js';
 import type { PeerId } from '../transport/transport.js';
+import { ReleasingMap } from './releasing-map.js';
 import type { WireTableEntry } from './routing-messages.js';
 
 /** A stanza the leader routes: which origin incarnation sent it, and its number there. */
@@ -31,7 +32,7 @@ interface HolderLink {
   readonly gen: number;
   next: number;
   /** By delivery number, in the order sent. */
-  readonly outstanding: Map<number, Delivery>;
+  readonly outstanding: ReleasingMap<Delivery>;
 }
 
 /**
@@ -77,7 +78,7 @@ export class LeaderSessions {
    */
   restart(peer: PeerId, gen: number): Delivery[] {
     const old = this.forget(peer);
-    this.links.set(peer, { gen, next: 0, outstanding: new Map() });
+    this.links.set(peer, { gen, next: 0, outstanding: new ReleasingMap() });
     return old;
   }
 
@@ -101,13 +102,7 @@ export class LeaderSessions {
   confirmed(peer: PeerId, gen: number, dseq: number): Delivery[] {
     const link = this.links.get(peer);
     if (link === undefined || link.gen !== gen) return [];
-    const done: Delivery[] = [];
-    for (const [n, delivery] of link.outstanding) {
-      if (n > dseq) break;
-      link.outstanding.delete(n);
-      done.push(delivery);
-    }
-    return done;
+    return link.outstanding.takeUpTo(dseq);
   }
 
   /** Unconfirmed deliveries to `peer` for one address, oldest first, taken out. */
@@ -115,9 +110,9 @@ export class LeaderSessions {
     const link = this.links.get(peer);
     if (link === undefined) return [];
     const taken: Delivery[] = [];
-    for (const [n, delivery] of link.outstanding) {
+    for (const [n, delivery] of link.outstanding.entries()) {
       if (delivery.address !== address) continue;
-      link.outstanding.delete(n);
+      link.outstanding.take(n);
       taken.push(delivery);
     }
     return taken;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { HoldReason, Route, Stanza } from '../../src/router/router.js';
+import { ReleasingMap } from './releasing-map.js';
 
 /** One stanza a local session sent, kept until the cluster confirms it settled. */
 export interface OriginEntry {
@@ -32,7 +33,7 @@ export const DEFAULT_UNACKED_LIMITS: UnackedLimits = { stanzas: 10_000, bytes: 8
 export class OriginBuffer {
   readonly epoch: string = randomBytes(8).toString('hex');
   private nextSeq = 1;
-  private readonly entries = new Map<number, OriginEntry>();
+  private readonly entries = new ReleasingMap<OriginEntry>();
   private bytesKept = 0;
   private readonly heldSenders = new Set<Route>();
   /** Compared by identity, as every HoldReason. */
@@ -58,9 +59,8 @@ export class OriginBuffer {
 
   /** Settles one stanza: the entry if it was still kept, else undefined (a duplicate confirmation). */
   take(seq: number): OriginEntry | undefined {
-    const entry = this.entries.get(seq);
+    const entry = this.entries.take(seq);
     if (entry === undefined) return undefined;
-    this.entries.delete(seq);
     this.bytesKept -= entry.bytes;
     if (this.heldSenders.size > 0 && !this.full) {
       const senders = [...this.heldSenders];

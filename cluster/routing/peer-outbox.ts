@@ -1,8 +1,16 @@
 import type { Logger } from '../../src/observability/logger.js';
 import type { PeerId, Transport } from '../transport/transport.js';
-import { encodeRoutingMessage, type RoutingMessage } from './routing-messages.js';
+import { encodeBatch, encodeRoutingMessage, type RoutingMessage } from './routing-messages.js';
+
+/** A batch goes before it grows past this: a frame stays small beside the link's 64 KiB stanza mark. */
+export const MAX_BATCH_BYTES = 64 * 1024;
 
 interface Batch {
+  /** Something is gathered. */
+  pending: boolean;
+  /** `fwd` and `dlv` messages of this turn, encoded, in the order sent. */
+  messages: Uint8Array[];
+  bytes: number;
   /** Confirmations for an origin, by its epoch. */
   acks: Map<string, number[]>;
   /** The latest delivery processed for the leader (cumulative). */
@@ -10,14 +18,20 @@ interface Batch {
 }
 
 /**
- * The router's messages to each peer, as `stanza` frames. Confirmations are
- * batched per peer and sent once per turn of the event loop (one frame for a
- * burst, not one per stanza), and always before any other message to the same
- * peer: a holder's "processed up to" must reach the leader before the detach
- * or report that follows it, or the leader would deliver a written stanza again.
+ * The router's messages to each peer, as `stanza` frames. Within one turn of
+ * the event loop, a peer's stanza messages (`fwd`, `dlv`) and confirmations
+ * (`ack`, `dack`, one per origin epoch however many stanzas) are gathered and
+ * leave as one frame when the turn ends; a peer whose hello does not list
+ * batches (an older release) gets the same messages one frame each. Anything
+ * else (a report, a detach) first sends what is gathered for that peer: a
+ * holder's "processed up to" must reach the leader before the detach or
+ * report that follows it, or the leader would deliver a written stanza again.
  */
 export class PeerOutbox {
+  /** One per peer, kept and emptied rather than deleted: see releasing-map.ts for what churn in a Map costs. */
   private readonly batches = new Map<PeerId, Batch>();
+  /** Peers that read batch frames, from their hellos. */
+  private readonly batching = new Set<PeerId>();
   private scheduled = false;
   private closed = false;
 
@@ -25,6 +39,12 @@ export class PeerOutbox {
     private readonly transport: Transport,
     private readonly log: Logger,
   ) {}
+
+  /** Whether `peer` reads batch frames; set at each link up, from its hello. */
+  setBatching(peer: PeerId, on: boolean): void {
+    if (on) this.batching.add(peer);
+    else this.batching.delete(peer);
+  }
 
   ack(peer: PeerId, epoch: string, seq: number): void {
     const batch = this.batch(peer);
@@ -37,10 +57,23 @@ export class PeerOutbox {
     this.batch(peer).dack = { gen, dseq };
   }
 
-  /** Sends one message after the peer's batched confirmations; false when no link to it is up. */
+  /**
+   * Sends one message: a `fwd` or `dlv` at the end of this turn, with the
+   * others gathered for the peer; anything else now, after them. False when
+   * no link to the peer is up for a message sent now; a gathered one that
+   * finds no link is recovered as any message lost with a link.
+   */
   send(peer: PeerId, message: RoutingMessage): boolean {
+    if ((message.t === 'fwd' || message.t === 'dlv') && this.batching.has(peer) && !this.closed) {
+      const batch = this.batch(peer);
+      const encoded = encodeRoutingMessage(message);
+      if (batch.bytes + encoded.byteLength > MAX_BATCH_BYTES && batch.messages.length > 0) this.sendMessages(peer, batch);
+      batch.messages.push(encoded);
+      batch.bytes += encoded.byteLength;
+      return true;
+    }
     this.flush(peer);
-    return this.raw(peer, message);
+    return this.raw(peer, encodeRoutingMessage(message), message.t);
   }
 
   /** Drops what is batched and sends nothing more. */
@@ -52,9 +85,10 @@ export class PeerOutbox {
   private batch(peer: PeerId): Batch {
     let batch = this.batches.get(peer);
     if (batch === undefined) {
-      batch = { acks: new Map(), dack: undefined };
+      batch = { pending: false, messages: [], bytes: 0, acks: new Map(), dack: undefined };
       this.batches.set(peer, batch);
     }
+    batch.pending = true;
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flushAll());
@@ -62,26 +96,48 @@ export class PeerOutbox {
     return batch;
   }
 
-  /** Sends every peer's batched confirmations now (also once per turn of the event loop by itself). */
+  /** Sends what every peer has gathered now (also once per turn of the event loop by itself). */
   flushAll(): void {
     this.scheduled = false;
-    for (const peer of [...this.batches.keys()]) this.flush(peer);
+    for (const peer of this.batches.keys()) this.flush(peer);
   }
 
   private flush(peer: PeerId): void {
     const batch = this.batches.get(peer);
-    if (batch === undefined) return;
-    this.batches.delete(peer);
+    if (batch === undefined || !batch.pending) return;
+    batch.pending = false;
+    const { dack, acks } = batch;
+    batch.dack = undefined;
+    if (acks.size > 0) batch.acks = new Map();
     // A lost confirmation is recovered: the origin resends when a link comes
     // up again, and the leader re-delivers after the holder's next report.
-    if (batch.dack !== undefined) this.raw(peer, { t: 'dack', ...batch.dack });
-    for (const [epoch, seqs] of batch.acks) this.raw(peer, { t: 'ack', epoch, seqs });
+    if (dack !== undefined) this.gather(peer, batch, { t: 'dack', ...dack });
+    for (const [epoch, seqs] of acks) this.gather(peer, batch, { t: 'ack', epoch, seqs });
+    this.sendMessages(peer, batch);
   }
 
-  private raw(peer: PeerId, message: RoutingMessage): boolean {
+  /** Adds a confirmation to the batch, or sends it alone to a peer without batches. */
+  private gather(peer: PeerId, batch: Batch, message: RoutingMessage): void {
+    const encoded = encodeRoutingMessage(message);
+    if (!this.batching.has(peer)) return void this.raw(peer, encoded, message.t);
+    if (batch.bytes + encoded.byteLength > MAX_BATCH_BYTES && batch.messages.length > 0) this.sendMessages(peer, batch);
+    batch.messages.push(encoded);
+    batch.bytes += encoded.byteLength;
+  }
+
+  /** The batch's messages as one frame (a lone message as itself), and the batch emptied. */
+  private sendMessages(peer: PeerId, batch: Batch): void {
+    const { messages, bytes } = batch;
+    if (messages.length === 0) return;
+    batch.messages = [];
+    batch.bytes = 0;
+    this.raw(peer, messages.length === 1 ? messages[0]! : encodeBatch(messages, bytes), messages.length === 1 ? 'one' : 'batch');
+  }
+
+  private raw(peer: PeerId, payload: Uint8Array, type: string): boolean {
     if (this.closed) return false;
-    const sent = this.transport.send(peer, 'stanza', encodeRoutingMessage(message));
-    if (!sent) this.log.debug({ event: 'cluster_route_unsent', peer, type: message.t }, 'no link to the peer; the message is recovered later');
+    const sent = this.transport.send(peer, 'stanza', payload);
+    if (!sent) this.log.debug({ event: 'cluster_route_unsent', peer, type }, 'no link to the peer; the message is recovered later');
     return sent;
   }
 }

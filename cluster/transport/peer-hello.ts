@@ -14,7 +14,8 @@ export const PEER_PROTOCOL_VERSION = 1;
 export const MAX_HELLO_BYTES = 4096;
 
 export function encodeHello(hello: PeerHello): Buffer {
-  return Buffer.from(JSON.stringify({ protocol: PEER_PROTOCOL_VERSION, id: hello.id, name: hello.name, endpoint: { host: hello.endpoint.host, port: hello.endpoint.port } }));
+  const features = hello.features?.length ? { features: hello.features } : {};
+  return Buffer.from(JSON.stringify({ protocol: PEER_PROTOCOL_VERSION, id: hello.id, name: hello.name, endpoint: { host: hello.endpoint.host, port: hello.endpoint.port }, ...features }));
 }
 
 /** The peer's hello, or why it is not one (a reason for the log line that closes the link). */
@@ -26,7 +27,7 @@ export function parseHello(payload: Buffer): PeerHello | string {
     return 'the hello is not JSON';
   }
   if (typeof value !== 'object' || value === null) return 'the hello is not a JSON object';
-  const { protocol, id, name, endpoint } = value as Record<string, unknown>;
+  const { protocol, id, name, endpoint, features } = value as Record<string, unknown>;
   if (protocol !== undefined && protocol !== PEER_PROTOCOL_VERSION) {
     return `the peer speaks cluster protocol version ${JSON.stringify(protocol)} and this release speaks ${PEER_PROTOCOL_VERSION}: members must run releases of the same protocol version (README, "Upgrades")`;
   }
@@ -36,5 +37,7 @@ export function parseHello(payload: Buffer): PeerHello | string {
   const { host, port } = endpoint as Record<string, unknown>;
   if (typeof host !== 'string' || host.length === 0) return 'the hello has no endpoint host';
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) return 'the hello has no valid endpoint port';
-  return { id, name, endpoint: { host, port } };
+  // Unknown features are ignored: a newer release may list more than we speak.
+  if (features !== undefined && !(Array.isArray(features) && features.every((f) => typeof f === 'string'))) return 'the hello has features that are not a list of names';
+  return { id, name, endpoint: { host, port }, ...(features === undefined ? {} : { features: features as string[] }) };
 }

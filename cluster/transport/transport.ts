@@ -26,6 +26,12 @@ export interface PeerHello {
   readonly name: string;
   /** Where its cluster port listens. */
   readonly endpoint: PeerEndpoint;
+  /**
+   * What the layers above it speak beyond the protocol version (the router's
+   * batch frames), so that a release without a feature can share a cluster
+   * with one that has it during a rolling upgrade. Absent: none.
+   */
+  readonly features?: readonly string[];
 }
 
 export type FrameKind = 'raft' | 'control' | 'stanza';

@@ -122,7 +122,7 @@ export async function startClustering(options: ClusteringOptions): Promise<Clust
     disableClustering: () => node.setClusterEnabled(false),
     createTransport: async (trust) => {
       transport = new TlsTransport({
-        self: { id: node.identity.id, name: node.name, endpoint: { host: options.address, port: options.clusterPort } },
+        self: { id: node.identity.id, name: node.name, endpoint: { host: options.address, port: options.clusterPort }, features: ClusterRouter.features },
         ...(options.clusterListenPort === undefined ? {} : { listen: { host: options.address, port: options.clusterListenPort } }),
         // Dial from our own address, so that the peer (or a proxy) sees which member calls.
         ...(isIP(options.address) && options.address !== '0.0.0.0' && options.address !== '::' ? { dialFrom: options.address } : {}),

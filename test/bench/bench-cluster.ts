@@ -71,7 +71,9 @@ export class BenchClusterNode {
       const args = ['node', '--data-dir', this.dataDir, '--name', this.name, '--address', this.address, '--component-ports', `${this.componentPort},${this.componentPort + 1}`, '--cluster-port', String(this.clusterPort), '--no-ssh', '--no-metrics'];
       // BENCH_CPU_PROF=<dir>: a V8 CPU profile of every node process, written when it stops.
       const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF, '--cpu-prof-name', `${this.name}-${Date.now()}.cpuprofile`] : [];
-      this.child = spawn(process.execPath, [...prof, CLI, ...args], { stdio: ['ignore', log, log] });
+      // BENCH_NODE_FLAGS: more flags for node itself, say `--perf-basic-prof` for `perf record`, or `--trace-gc`.
+      const flags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : [];
+      this.child = spawn(process.execPath, [...prof, ...flags, CLI, ...args], { stdio: ['ignore', log, log] });
       live.add(this.child);
     } finally {
       closeSync(log);

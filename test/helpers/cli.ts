@@ -15,10 +15,21 @@ export interface Finished {
   stderr: string;
 }
 
+/**
+ * A `node` command without a metrics option gets `--no-metrics`: the default
+ * listener is 127.0.0.1:9464, which test files running at the same time (and
+ * the three-node acceptance test's cb1) would contend for. Tests of the
+ * listener say where it goes.
+ */
+function ownArgs(args: string[]): string[] {
+  if (args[0] !== 'node' || args.includes('--no-metrics') || args.includes('--metrics-listen')) return args;
+  return [...args, '--no-metrics'];
+}
+
 /** Runs the CLI to its end, feeding `input` on stdin; kills it after `timeoutMs`. */
 export function runCli(args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<Finished> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...ownArgs(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -42,7 +53,7 @@ export class CliProcess {
   readonly exited: Promise<number | null>;
   readonly child: ChildProcess;
   constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    this.child = spawn(process.execPath, [CLI, ...ownArgs(args)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.child.stdout!.on('data', (d) => (this.stdout += d));
     this.child.stderr!.on('data', (d) => (this.stderr += d));
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));

@@ -102,7 +102,9 @@ describe('harder cases', () => {
 
 describe('races the leader resolves', () => {
   it('sends again, in order, what reached a member after the session ended there, when the call bridge reconnects to the same member', async () => {
-    cluster = await RoutingCluster.start(3);
+    // One frame per message (members of a release before batch frames), so
+    // that b is back between the first delivery and the others.
+    cluster = await RoutingCluster.start(3, {}, ['n1', 'n2', 'n3']);
     const a = cluster.session('n2', 'a');
     const b = cluster.session('n3', 'b');
     cluster.setLeader('n1');
@@ -117,6 +119,25 @@ describe('races the leader resolves', () => {
     await cluster.until(() => newer?.numbers().at(-1) === 20, () => (newer ? describeReceived(newer)() : 'b has not reconnected'));
     await cluster.settled();
     expect(newer!.numbers()).toEqual(range(11, 20));
+  });
+
+  it('sends again, in order, a batch that reached a member after the session ended there, when the call bridge reconnects to the same member', async () => {
+    cluster = await RoutingCluster.start(3);
+    const a = cluster.session('n2', 'a');
+    const b = cluster.session('n3', 'b');
+    cluster.setLeader('n1');
+    await pump(cluster, 'n2', a, B, 1, 10);
+    await cluster.until(() => b.numbers().length === 10, describeReceived(b));
+    // The leader has 11..20 when b leaves member 3, and its batch of them
+    // crosses b's detach; b is back once the batch arrived there.
+    let newer: WatchedRoute | undefined;
+    afterFrame(cluster, 'n1', (m) => m.t === 'fwd' && m.stanza.raw.includes(`id='m20'`), () => cluster.router('n3').detach(b));
+    afterFrame(cluster, 'n3', (m) => m.t === 'dlv', () => (newer = cluster.session('n3', 'b')));
+    for (const n of range(11, 20)) cluster.router('n2').route(message(A, B, n), a);
+    await cluster.until(() => newer?.numbers().at(-1) === 20, () => (newer ? describeReceived(newer)() : 'b has not reconnected'));
+    await cluster.settled();
+    expect(newer!.numbers()).toEqual(range(11, 20));
+    expect(b.numbers()).toEqual(range(1, 10));
   });
 
   it('moves what the old member did not write to a newer session elsewhere, when the old one ended at the same time', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeRoutingMessage } from '../../../cluster/routing/routing-messages.js';
+import { BATCH_TAG, encodeRoutingMessage } from '../../../cluster/routing/routing-messages.js';
 import { A, B, describeReceived, DOMAIN, message, pump, range, RoutingCluster, turn, type WatchedRoute } from './routing-cluster.js';
 
 /**
@@ -55,6 +55,33 @@ describe('stanzas through the leader', () => {
     await cluster.settled();
     expect(b.numbers()).toEqual(range(1, 1000));
     expect(a.numbers()).toEqual(range(1, 1000));
+  });
+
+  it('keeps the order of 1000 stanzas each way with a member of a release before batch frames, as leader or as holder', async () => {
+    for (const older of ['n1', 'n3']) {
+      cluster = await RoutingCluster.start(3, {}, [older]);
+      const a = cluster.session('n2', 'a');
+      const b = cluster.session('n3', 'b');
+      cluster.setLeader('n1');
+      let batches = 0;
+      let toOlder = 0;
+      for (const m of cluster.members) {
+        m.transport.on('frame', (from, kind, payload) => {
+          if (kind !== 'stanza') return;
+          if (payload[0] === BATCH_TAG) batches++;
+          if (m.id === older && payload[0] === BATCH_TAG) toOlder++;
+        });
+      }
+      await Promise.all([pump(cluster, 'n2', a, B, 1, 1000, 50), pump(cluster, 'n3', b, A, 1, 1000, 50)]);
+      await cluster.until(() => b.numbers().length >= 1000 && a.numbers().length >= 1000, describeReceived(b));
+      await cluster.settled();
+      expect(b.numbers(), `older ${older}`).toEqual(range(1, 1000));
+      expect(a.numbers(), `older ${older}`).toEqual(range(1, 1000));
+      // The members of this release batch between themselves, never to the older one.
+      expect(batches, `older ${older}`).toBeGreaterThan(0);
+      expect(toOlder, `older ${older}`).toBe(0);
+      await cluster.close();
+    }
   });
 
   it('loses nothing and duplicates nothing when the leader dies with stanzas in flight', async () => {

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { ClusterRouter, type ClusterRouterOptions } from '../../../cluster/routing/cluster-router.js';
-import { decodeRoutingMessage, type RoutingMessage } from '../../../cluster/routing/routing-messages.js';
+import { forEachRoutingMessage, type RoutingMessage } from '../../../cluster/routing/routing-messages.js';
 import { MemoryNetwork, type MemoryTransport } from '../../../cluster/transport/memory-transport.js';
 import type { PeerEndpoint, PeerId } from '../../../cluster/transport/transport.js';
 import type { Stanza } from '../../../src/router/router.js';
@@ -80,12 +80,14 @@ export class RoutingCluster {
   readonly changes = new Condition();
   readonly members: Member[] = [];
 
-  static async start(size: number, options: Partial<ClusterRouterOptions> = {}): Promise<RoutingCluster> {
+  /** `older`: members whose hello lists no router features, as a release before batch frames. */
+  static async start(size: number, options: Partial<ClusterRouterOptions> = {}, older: readonly PeerId[] = []): Promise<RoutingCluster> {
     const cluster = new RoutingCluster();
     const endpoints = new Map<PeerId, PeerEndpoint>();
     for (let i = 1; i <= size; i++) endpoints.set(`n${i}`, { host: `127.0.0.${i}`, port: 5999 });
     for (const [id, endpoint] of endpoints) {
-      const transport = cluster.network.transport({ id, name: `cb${id.slice(1)}`, endpoint });
+      const features = older.includes(id) ? {} : { features: ClusterRouter.features };
+      const transport = cluster.network.transport({ id, name: `cb${id.slice(1)}`, endpoint, ...features });
       const router = new ClusterRouter({ self: id, domain: () => DOMAIN, log, transport, ...options });
       router.setMembers(endpoints.keys());
       // After the router's handler: the wait sees what the frame changed.
@@ -178,7 +180,11 @@ export function describeReceived(route: WatchedRoute): () => string {
 export function afterFrame(cl: RoutingCluster, on: string, matches: (m: RoutingMessage) => boolean, fn: () => void): void {
   let done = false;
   cl.member(on).transport.on('frame', (_from, kind, payload) => {
-    if (done || kind !== 'stanza' || !matches(decodeRoutingMessage(payload))) return;
+    if (done || kind !== 'stanza') return;
+    let matched = false;
+    // A batch frame counts when any message in it matches.
+    forEachRoutingMessage(payload, (m) => (matched ||= matches(m)));
+    if (!matched) return;
     done = true;
     fn();
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRoutingMessage, encodeRoutingMessage, RoutingMessageError, type RoutingMessage } from '../../../cluster/routing/routing-messages.js';
+import { BATCH_TAG, decodeRoutingMessage, encodeBatch, encodeRoutingMessage, forEachRoutingMessage, RoutingMessageError, type RoutingMessage } from '../../../cluster/routing/routing-messages.js';
 
 const session = { address: 'cb1.example.test', sid: 3, peer: '10.0.0.5:40112', since: 1_700_000_000_000 };
 
@@ -46,5 +46,41 @@ describe('routing messages', () => {
     ['a session without its number', frame('{"t":"attach","session":{"address":"a","peer":"p","since":1}}')],
   ])('refuse %s with a RoutingMessageError', (_what, payload) => {
     expect(() => decodeRoutingMessage(payload)).toThrow(RoutingMessageError);
+  });
+});
+
+/** A batch frame of the given encoded messages. */
+function batch(messages: Uint8Array[]): Buffer {
+  return encodeBatch(messages, messages.reduce((n, m) => n + m.byteLength, 0));
+}
+
+function readAll(payload: Uint8Array): RoutingMessage[] {
+  const out: RoutingMessage[] = [];
+  forEachRoutingMessage(payload, (m) => out.push(m));
+  return out;
+}
+
+describe('batch frames', () => {
+  it('carry every kind in order, and a frame of one message is read as itself', () => {
+    const frameOf = batch(EVERY_KIND.map(encodeRoutingMessage));
+    expect(frameOf[0]).toBe(BATCH_TAG);
+    expect(readAll(frameOf).map(plain)).toEqual(EVERY_KIND);
+    expect(readAll(encodeRoutingMessage(EVERY_KIND[2]!))).toEqual([EVERY_KIND[2]]);
+  });
+
+  it.each([
+    ['an empty batch', () => Buffer.from([BATCH_TAG])],
+    ['a length cut short', () => Buffer.concat([batch([encodeRoutingMessage({ t: 'hello' })]), Buffer.from([0, 0])])],
+    ['a message running past the frame', () => batch([encodeRoutingMessage({ t: 'hello' })]).subarray(0, -1)],
+    ['a batch inside a batch', () => batch([batch([encodeRoutingMessage({ t: 'hello' })])])],
+  ])('refuse %s with a RoutingMessageError', (_what, payload) => {
+    expect(() => readAll(payload())).toThrow(RoutingMessageError);
+  });
+
+  it('hand over the messages before a malformed one, then refuse the rest', () => {
+    const seen: RoutingMessage[] = [];
+    const payload = batch([encodeRoutingMessage({ t: 'dack', gen: 1, dseq: 2 }), frame('{"t":'), encodeRoutingMessage({ t: 'hello' })]);
+    expect(() => forEachRoutingMessage(payload, (m) => seen.push(m))).toThrow(RoutingMessageError);
+    expect(seen).toEqual([{ t: 'dack', gen: 1, dseq: 2 }]);
   });
 });
