@@ -65,11 +65,7 @@ export class PeerOutbox {
    */
   send(peer: PeerId, message: RoutingMessage): boolean {
     if ((message.t === 'fwd' || message.t === 'dlv') && this.batching.has(peer) && !this.closed) {
-      const batch = this.batch(peer);
-      const encoded = encodeRoutingMessage(message);
-      if (batch.bytes + encoded.byteLength > MAX_BATCH_BYTES && batch.messages.length > 0) this.sendMessages(peer, batch);
-      batch.messages.push(encoded);
-      batch.bytes += encoded.byteLength;
+      this.add(peer, this.batch(peer), encodeRoutingMessage(message));
       return true;
     }
     this.flush(peer);
@@ -120,6 +116,11 @@ export class PeerOutbox {
   private gather(peer: PeerId, batch: Batch, message: RoutingMessage): void {
     const encoded = encodeRoutingMessage(message);
     if (!this.batching.has(peer)) return void this.raw(peer, encoded, message.t);
+    this.add(peer, batch, encoded);
+  }
+
+  /** Appends one encoded message, sending the batch first if it would grow past MAX_BATCH_BYTES. */
+  private add(peer: PeerId, batch: Batch, encoded: Uint8Array): void {
     if (batch.bytes + encoded.byteLength > MAX_BATCH_BYTES && batch.messages.length > 0) this.sendMessages(peer, batch);
     batch.messages.push(encoded);
     batch.bytes += encoded.byteLength;
