@@ -169,7 +169,8 @@ describe('the status page in headless Chromium', () => {
     await untilAnswer(async () => received, (n) => n >= N, 20_000, `${N} messages at cb2`);
     // The leader routes each stanza: its chart's "routed" line rises above zero.
     const peak = await page.until<number>(`Number(document.getElementById('chart').dataset.routedPeak)`, (n) => n > 0, 'the chart showing stanzas routed');
-    expect(peak).toBeLessThanOrEqual(N);
+    // At most the N stanzas in one interval of about a second; a timer may fire a millisecond early (999 ms: 50.05/s).
+    expect(peak).toBeLessThanOrEqual(N * 1.05);
     expect(await page.evaluate<number>(`document.querySelectorAll('#chart polyline.routed').length`)).toBe(1);
     const axis = await page.evaluate<string[]>(`[...document.querySelectorAll('#chart text')].map((t) => t.textContent)`);
     const times = axis.filter((t) => !/^\d+(\.\d+)?$/.test(t));
