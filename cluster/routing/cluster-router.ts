@@ -3,7 +3,6 @@ import type { BounceCounts, RemoteRoutes, Route, Router, RouterCounters, Stanza 
 import type { PeerId, Transport } from '../transport/transport.js';
 import { AttachWaits } from './attach-waits.js';
 import type { ClusterSessionInfo, ForwardedCounters } from './cluster-sessions.js';
-export type { ClusterSessionInfo, ForwardedCounters } from './cluster-sessions.js';
 import { DedupWindow } from './dedup-window.js';
 import { LeaderRouting, type LeaderContext } from './leader-routing.js';
 import type { LeaderEntry } from './leader-sessions.js';

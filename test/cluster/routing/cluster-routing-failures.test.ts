@@ -105,11 +105,7 @@ describe('races the leader resolves', () => {
     // One frame per message (members of a release before batch frames), so
     // that b is back between the first delivery and the others.
     cluster = await RoutingCluster.start(3, {}, ['n1', 'n2', 'n3']);
-    const a = cluster.session('n2', 'a');
-    const b = cluster.session('n3', 'b');
-    cluster.setLeader('n1');
-    await pump(cluster, 'n2', a, B, 1, 10);
-    await cluster.until(() => b.numbers().length === 10, describeReceived(b));
+    const { a, b } = await cluster.bridgesWithDelivered(10);
     // The leader sends 11..20 to member 3 before it hears that b left; b is back
     // after the first of them arrived there, before the others.
     let newer: WatchedRoute | undefined;
@@ -123,11 +119,7 @@ describe('races the leader resolves', () => {
 
   it('sends again, in order, a batch that reached a member after the session ended there, when the call bridge reconnects to the same member', async () => {
     cluster = await RoutingCluster.start(3);
-    const a = cluster.session('n2', 'a');
-    const b = cluster.session('n3', 'b');
-    cluster.setLeader('n1');
-    await pump(cluster, 'n2', a, B, 1, 10);
-    await cluster.until(() => b.numbers().length === 10, describeReceived(b));
+    const { a, b } = await cluster.bridgesWithDelivered(10);
     // The leader has 11..20 when b leaves member 3, and its batch of them
     // crosses b's detach; b is back once the batch arrived there.
     let newer: WatchedRoute | undefined;
@@ -142,11 +134,7 @@ describe('races the leader resolves', () => {
 
   it('moves what the old member did not write to a newer session elsewhere, when the old one ended at the same time', async () => {
     cluster = await RoutingCluster.start(3);
-    const a = cluster.session('n2', 'a');
-    const b = cluster.session('n3', 'b');
-    cluster.setLeader('n1');
-    await pump(cluster, 'n2', a, B, 1, 10);
-    await cluster.until(() => b.numbers().length === 10, describeReceived(b));
+    const { a, b } = await cluster.bridgesWithDelivered(10);
     // The leader has sent 11..20 to member 3 when b connects to it; b's old
     // session on member 3 ended before those arrived.
     let newer: WatchedRoute | undefined;

@@ -117,6 +117,16 @@ export class RoutingCluster {
     return route;
   }
 
+  /** Call bridge a on n2 and b on n3, n1 leading, and stanzas 1..`delivered` from a already at b. */
+  async bridgesWithDelivered(delivered: number): Promise<{ a: WatchedRoute; b: WatchedRoute }> {
+    const a = this.session('n2', 'a');
+    const b = this.session('n3', 'b');
+    this.setLeader('n1');
+    await pump(this, 'n2', a, B, 1, delivered);
+    await this.until(() => b.numbers().length === delivered, describeReceived(b));
+    return { a, b };
+  }
+
   /** Tells the given members (default all that are up) who leads. */
   setLeader(leader: PeerId | undefined, on: PeerId[] = this.live().map((m) => m.id)): void {
     for (const id of on) this.router(id).setLeader(leader);
