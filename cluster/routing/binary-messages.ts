@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Stanza, StanzaName } from '../../src/router/router.js';
+import { stanzaAttributes } from '../../src/xmpp/stanza-head.js';
 import type { PeerId } from '../transport/transport.js';
 
 /**
@@ -19,6 +20,8 @@ import type { PeerId } from '../transport/transport.js';
 
 export const FWD_TAG = 0x01;
 export const DLV_TAG = 0x02;
+/** 0x03 is a batch (routing-messages.ts). */
+export const LEAN_FWD_TAG = 0x04;
 
 /** A frame that claims to be a binary message but is not one. */
 export class BinaryMessageError extends Error {
@@ -32,6 +35,9 @@ const NAME_CODES: Readonly<Record<StanzaName, number>> = { message: 0, presence:
 const FWD_FIXED = 1 + 1 + 8 + 4;
 /** tag, gen, dseq, seq, sid. */
 const DLV_FIXED = 1 + 8 * 4;
+/** tag, name code, seq, then the lengths of its three texts: epoch, toDomain, raw. */
+const LEAN_FIXED = 1 + 1 + 8 + 4 * 3;
+const DLV_HEAD = DLV_FIXED + 4 * 4;
 
 export interface DecodedFwd {
   readonly t: 'fwd';
@@ -68,13 +74,15 @@ export class BinaryStanza implements Stanza {
     /** The UTF-8 of `raw`. */
     readonly bytes: Buffer,
     private readonly frame: Buffer,
-    /** Offset of the first attribute's length in the length table, and of its text. */
+    /** Offset of the first attribute's length in the length table, and of its text; -1, -1, -1 for a lean fwd. */
     private readonly attrLengths: number,
     private readonly attrText: number,
     private readonly attrCount: number,
   ) {}
 
   get attrs(): Readonly<Record<string, string>> {
+    // A lean fwd carries no attributes: they are in the text, read again only here.
+    if (this.decodedAttrs === undefined && this.attrCount < 0) this.decodedAttrs = stanzaAttributes(this.raw);
     if (this.decodedAttrs === undefined) {
       const attrs: Record<string, string> = {};
       let at = this.attrText;
@@ -118,13 +126,105 @@ export function encodeFwd(epoch: string, seq: number, stanza: Stanza): Buffer {
 }
 
 export function encodeDlv(gen: number, dseq: number, origin: PeerId, epoch: string, seq: number, to: string, sid: number, raw: string | Uint8Array): Buffer {
-  const out = writeTexts(DLV_FIXED, [origin, epoch, to], raw);
-  out[0] = DLV_TAG;
-  out.writeDoubleBE(gen, 1);
-  out.writeDoubleBE(dseq, 9);
-  out.writeDoubleBE(seq, 17);
-  out.writeDoubleBE(sid, 25);
-  return out;
+  const out = Buffer.allocUnsafe(dlvMaxBytes(origin, epoch, to, raw));
+  return out.subarray(0, writeDlv(out, 0, gen, dseq, origin, epoch, seq, to, sid, raw));
+}
+
+/**
+ * A `fwd` without the stanza's attributes, for a stanza the leader routes on
+ * its name and domain alone (to a component of ours): the attributes stay in
+ * its text, and are read from there only if the leader must answer or bounce
+ * it (BinaryStanza.attrs). Copying a dozen attribute texts was the largest
+ * cost of forwarding on the origin. Sent only to a leader whose hello lists
+ * ROUTING_LEAN (routing-messages.ts).
+ */
+export function encodeLeanFwd(epoch: string, seq: number, stanza: Stanza): Buffer {
+  const out = Buffer.allocUnsafe(leanFwdMaxBytes(epoch, stanza));
+  return out.subarray(0, writeLeanFwd(out, 0, epoch, seq, stanza));
+}
+
+/*
+ * The writers below encode in place, into a batch being built (peer-outbox.ts):
+ * room for the most a message can take is asked for first (3 UTF-8 bytes per
+ * UTF-16 unit), so the texts are written once each, without measuring them.
+ */
+
+/** The most bytes a lean fwd of `stanza` takes. */
+export function leanFwdMaxBytes(epoch: string, stanza: Stanza): number {
+  return LEAN_FIXED + 3 * (epoch.length + stanza.toDomain.length) + textMaxBytes(stanzaText(stanza));
+}
+
+/** Writes a lean fwd at `at`; returns its length. `out` has leanFwdMaxBytes from `at`. */
+export function writeLeanFwd(out: Buffer, at: number, epoch: string, seq: number, stanza: Stanza): number {
+  const text = at + LEAN_FIXED;
+  const epochBytes = out.write(epoch, text, 'utf8');
+  const domainBytes = out.write(stanza.toDomain, text + epochBytes, 'utf8');
+  const rawBytes = putText(out, text + epochBytes + domainBytes, stanzaText(stanza));
+  out[at] = LEAN_FWD_TAG;
+  out[at + 1] = NAME_CODES[stanza.name];
+  putF64(out, at + 2, seq);
+  putU32(out, at + 10, epochBytes);
+  putU32(out, at + 14, domainBytes);
+  putU32(out, at + 18, rawBytes);
+  return LEAN_FIXED + epochBytes + domainBytes + rawBytes;
+}
+
+/** The most bytes a dlv of these fields takes. */
+export function dlvMaxBytes(origin: PeerId, epoch: string, to: string, raw: string | Uint8Array): number {
+  return DLV_HEAD + 3 * (origin.length + epoch.length + to.length) + textMaxBytes(raw);
+}
+
+/** Writes a dlv at `at`; returns its length. `out` has dlvMaxBytes from `at`. */
+export function writeDlv(out: Buffer, at: number, gen: number, dseq: number, origin: PeerId, epoch: string, seq: number, to: string, sid: number, raw: string | Uint8Array): number {
+  const text = at + DLV_HEAD;
+  const originBytes = out.write(origin, text, 'utf8');
+  const epochBytes = out.write(epoch, text + originBytes, 'utf8');
+  const toBytes = out.write(to, text + originBytes + epochBytes, 'utf8');
+  const rawBytes = putText(out, text + originBytes + epochBytes + toBytes, raw);
+  out[at] = DLV_TAG;
+  putF64(out, at + 1, gen);
+  putF64(out, at + 9, dseq);
+  putF64(out, at + 17, seq);
+  putF64(out, at + 25, sid);
+  putU32(out, at + DLV_FIXED, originBytes);
+  putU32(out, at + DLV_FIXED + 4, epochBytes);
+  putU32(out, at + DLV_FIXED + 8, toBytes);
+  putU32(out, at + DLV_FIXED + 12, rawBytes);
+  return DLV_HEAD + originBytes + epochBytes + toBytes + rawBytes;
+}
+
+function textMaxBytes(text: string | Uint8Array): number {
+  if (typeof text !== 'string') return text.byteLength;
+  // A large text is measured: reserving three times it would allocate for nothing.
+  return text.length > 16 * 1024 ? Buffer.byteLength(text, 'utf8') : 3 * text.length;
+}
+
+function putText(out: Buffer, at: number, text: string | Uint8Array): number {
+  if (typeof text === 'string') return out.write(text, at, 'utf8');
+  out.set(text, at);
+  return text.byteLength;
+}
+
+export function decodeLeanFwd(payload: Uint8Array): DecodedFwd {
+  const n = payload.length;
+  if (n < LEAN_FIXED) throw new BinaryMessageError(`lean fwd of ${n} bytes, shorter than its fixed fields`);
+  const frame = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const name = NAMES[frame[1]!];
+  if (name === undefined) throw new BinaryMessageError(`fwd stanza name code ${frame[1]} is not message, presence or iq`);
+  const seq = count(getF64(frame, 2), 'seq');
+  const epochEnd = LEAN_FIXED + getU32(frame, 10);
+  const domainEnd = epochEnd + getU32(frame, 14);
+  if (domainEnd + getU32(frame, 18) !== n) throw new BinaryMessageError(`lean fwd: its texts do not fill its ${n} bytes`);
+  // A continuation byte first: the text before ends inside a character.
+  if ((domainEnd > epochEnd && (frame[epochEnd]! & 0xc0) === 0x80) || (n > domainEnd && (frame[domainEnd]! & 0xc0) === 0x80)) {
+    throw new BinaryMessageError('lean fwd: a text starts inside a UTF-8 character');
+  }
+  if (!isUtf8(frame.subarray(LEAN_FIXED))) throw new BinaryMessageError('lean fwd: text is not UTF-8');
+  // A copy of the text alone, so the socket's chunk is not kept while the stanza waits.
+  const bytes = Buffer.allocUnsafe(n - domainEnd);
+  frame.copy(bytes, 0, domainEnd, n);
+  const stanza = new BinaryStanza(name, frame.toString('utf8', epochEnd, domainEnd), bytes, bytes, -1, -1, -1);
+  return { t: 'fwd', epoch: frame.toString('utf8', LEAN_FIXED, epochEnd), seq, stanza };
 }
 
 export function decodeFwd(payload: Uint8Array): DecodedFwd {
@@ -147,15 +247,15 @@ export function decodeDlv(payload: Uint8Array): DecodedDlv {
   const frame = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   if (frame.length < DLV_FIXED) throw new BinaryMessageError(`dlv of ${frame.length} bytes, shorter than its fixed fields`);
   const originStart = readTexts(frame, DLV_FIXED, 4, 'dlv');
-  const epochStart = originStart + frame.readUInt32BE(DLV_FIXED);
-  const toStart = epochStart + frame.readUInt32BE(DLV_FIXED + 4);
-  const rawStart = toStart + frame.readUInt32BE(DLV_FIXED + 8);
+  const epochStart = originStart + getU32(frame, DLV_FIXED);
+  const toStart = epochStart + getU32(frame, DLV_FIXED + 4);
+  const rawStart = toStart + getU32(frame, DLV_FIXED + 8);
   return {
     t: 'dlv',
-    gen: count(frame.readDoubleBE(1), 'gen'),
-    dseq: count(frame.readDoubleBE(9), 'dseq'),
-    seq: count(frame.readDoubleBE(17), 'seq'),
-    sid: count(frame.readDoubleBE(25), 'sid'),
+    gen: count(getF64(frame, 1), 'gen'),
+    dseq: count(getF64(frame, 9), 'dseq'),
+    seq: count(getF64(frame, 17), 'seq'),
+    sid: count(getF64(frame, 25), 'sid'),
     origin: frame.toString('utf8', originStart, epochStart),
     epoch: frame.toString('utf8', epochStart, toStart),
     to: frame.toString('utf8', toStart, rawStart),
@@ -200,7 +300,7 @@ function readTexts(frame: Buffer, fixed: number, n: number, what: string): numbe
   if (!Number.isSafeInteger(textStart) || textStart > frame.length) throw new BinaryMessageError(`${what}: a length table of ${n} entries does not fit in ${frame.length} bytes`);
   let at = textStart;
   for (let i = 0; i < n; i++) {
-    const len = frame.readUInt32BE(fixed + 4 * i);
+    const len = getU32(frame, fixed + 4 * i);
     if (len > frame.length - at) throw new BinaryMessageError(`${what}: text ${i} of ${len} bytes runs past the frame`);
     // A continuation byte first: the text before ends inside a character.
     if (len > 0 && (frame[at]! & 0xc0) === 0x80) throw new BinaryMessageError(`${what}: text ${i} starts inside a UTF-8 character`);
@@ -214,4 +314,34 @@ function readTexts(frame: Buffer, fixed: number, n: number, what: string): numbe
 function count(v: number, key: string): number {
   if (!Number.isSafeInteger(v) || v < 0) throw new BinaryMessageError(`${key} is not a non-negative integer`);
   return v;
+}
+
+/*
+ * Numbers by hand: Buffer's readUInt32BE and friends cost a property lookup
+ * and a bounds check each, and showed in the leader's profile. Callers have
+ * checked the frame is long enough.
+ */
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function getU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+}
+
+function getF64(b: Uint8Array, at: number): number {
+  for (let i = 0; i < 8; i++) f64Bytes[LITTLE_ENDIAN ? 7 - i : i] = b[at + i]!;
+  return f64[0]!;
+}
+
+function putF64(b: Uint8Array, at: number, v: number): void {
+  f64[0] = v;
+  for (let i = 0; i < 8; i++) b[at + i] = f64Bytes[LITTLE_ENDIAN ? 7 - i : i]!;
 }

@@ -9,7 +9,8 @@ import type { LeaderEntry } from './leader-sessions.js';
 import { DEFAULT_UNACKED_LIMITS, OriginBuffer, type OriginEntry, type UnackedLimits } from './origin-buffer.js';
 import { PeerOutbox } from './peer-outbox.js';
 import { RouteWriter } from './route-writer.js';
-import { forEachRoutingMessage, ROUTING_BATCHES, RoutingMessageError, type RoutingMessage, type WireSession, type WireTableEntry } from './routing-messages.js';
+import { destinationKey, isComponentOf } from './undeliverable.js';
+import { forEachRoutingMessage, ROUTING_BATCHES, ROUTING_LEAN, RoutingMessageError, type RoutingMessage, type WireSession, type WireTableEntry } from './routing-messages.js';
 
 export const DEFAULT_GRACE_MS = 10_000;
 /** At most this long a new session waits for the leader to know it before its call bridge is let in (attach-waits.ts). */
@@ -56,7 +57,7 @@ interface LocalSession {
  */
 export class ClusterRouter implements Router {
   /** What the router speaks beyond the protocol version, for the node's hello (PeerHello.features). */
-  static readonly features: readonly string[] = [ROUTING_BATCHES];
+  static readonly features: readonly string[] = [ROUTING_BATCHES, ROUTING_LEAN];
   readonly counters: RouterCounters = { routed: 0, bounced: 0, dropped: 0, answered: 0 };
   readonly bounces: BounceCounts = {};
   /** Stanza frames this node sent to and took from peers (`fwd` to the leader, `dlv` from it), resends included; read by the metrics endpoint. */
@@ -124,7 +125,7 @@ export class ClusterRouter implements Router {
       if (kind === 'stanza' && !this.closed) this.onFrame(from, payload);
     });
     this.transport.on('linkUp', (peer) => {
-      this.outbox.setBatching(peer.id, peer.features?.includes(ROUTING_BATCHES) ?? false);
+      this.outbox.setFeatures(peer.id, peer.features ?? []);
       this.onLinkUp(peer.id);
     });
     this.transport.on('linkDown', (peer) => this.leading?.peerDown(peer));
@@ -240,7 +241,13 @@ export class ClusterRouter implements Router {
     if (this.leading) this.leading.forward(this.leaderEntry(this.self, this.buffer.epoch, entry.seq, entry.stanza));
     else if (this.leader !== undefined) {
       this.forwarded.toPeers++;
-      this.outbox.send(this.leader, { t: 'fwd', epoch: this.buffer.epoch, seq: entry.seq, stanza: entry.stanza });
+      const { stanza } = entry;
+      const domain = this.leaderContext.domain();
+      // For a component of ours the leader needs no attribute unless it bounces the stanza; but it
+      // reads an iq answer's id and type, which may be the pong to a federation ping (LeaderRouting.forward).
+      const answer = stanza.name === 'iq' && stanza.attrs.type !== 'get' && stanza.attrs.type !== 'set';
+      const headOnly = !answer && isComponentOf(destinationKey(stanza.toDomain, domain), domain);
+      this.outbox.send(this.leader, { t: 'fwd', epoch: this.buffer.epoch, seq: entry.seq, stanza, headOnly });
     }
     // No leader: it waits in the buffer and goes when one is known.
   }

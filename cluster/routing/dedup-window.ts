@@ -19,15 +19,25 @@ export const DEFAULT_DESTINATIONS_PER_EPOCH = 4096;
  */
 export class DedupWindow {
   private readonly origins = new Map<PeerId, Map<string, Map<string, number>>>();
+  /** The pair settled last and its map: a run of stanzas of one pair skips the lookups and the LRU move. */
+  private last: { origin: PeerId; epoch: string; destination: string; destinations: Map<string, number> } | undefined;
 
   constructor(private readonly destinationsPerEpoch = DEFAULT_DESTINATIONS_PER_EPOCH) {}
 
   isSettled(origin: PeerId, epoch: string, destination: string, seq: number): boolean {
-    const highest = this.origins.get(origin)?.get(epoch)?.get(destination);
+    const last = this.last;
+    const destinations = last !== undefined && last.origin === origin && last.epoch === epoch ? last.destinations : this.origins.get(origin)?.get(epoch);
+    const highest = destinations?.get(destination);
     return highest !== undefined && seq <= highest;
   }
 
   settle(origin: PeerId, epoch: string, destination: string, seq: number): void {
+    const last = this.last;
+    if (last !== undefined && last.destination === destination && last.origin === origin && last.epoch === epoch) {
+      // Already the most recently settled key: setting it again keeps it last.
+      if (last.destinations.get(destination)! < seq) last.destinations.set(destination, seq);
+      return;
+    }
     let epochs = this.origins.get(origin);
     if (epochs === undefined) {
       epochs = new Map();
@@ -45,5 +55,6 @@ export class DedupWindow {
     destinations.delete(destination);
     destinations.set(destination, seq);
     if (destinations.size > this.destinationsPerEpoch) destinations.delete(destinations.keys().next().value!);
+    this.last = { origin, epoch, destination, destinations };
   }
 }

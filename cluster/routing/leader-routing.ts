@@ -345,32 +345,44 @@ export class LeaderRouting {
 /** (origin, epoch, seq) of entries, without building a key string per stanza. */
 class InFlight {
   private readonly byOrigin = new Map<PeerId, Map<string, Set<number>>>();
+  /** The incarnation looked up last: a run of one origin's stanzas skips two lookups each. */
+  private last: { origin: PeerId; epoch: string; seqs: Set<number> } | undefined;
 
   has(e: LeaderEntry): boolean {
-    return this.byOrigin.get(e.origin)?.get(e.epoch)?.has(e.seq) ?? false;
+    return this.seqsOf(e)?.has(e.seq) ?? false;
   }
 
   add(e: LeaderEntry): void {
-    let epochs = this.byOrigin.get(e.origin);
-    if (epochs === undefined) {
-      epochs = new Map();
-      this.byOrigin.set(e.origin, epochs);
-    }
-    let seqs = epochs.get(e.epoch);
+    let seqs = this.seqsOf(e);
     if (seqs === undefined) {
+      let epochs = this.byOrigin.get(e.origin);
+      if (epochs === undefined) {
+        epochs = new Map();
+        this.byOrigin.set(e.origin, epochs);
+      }
       seqs = new Set();
       epochs.set(e.epoch, seqs);
+      this.last = { origin: e.origin, epoch: e.epoch, seqs };
     }
     seqs.add(e.seq);
   }
 
   delete(e: LeaderEntry): void {
-    const epochs = this.byOrigin.get(e.origin);
-    const seqs = epochs?.get(e.epoch);
+    const seqs = this.seqsOf(e);
     if (seqs === undefined || !seqs.delete(e.seq) || seqs.size > 0) return;
     // Nothing left of that incarnation: forget it, so old epochs do not pile up.
-    epochs!.delete(e.epoch);
-    if (epochs!.size === 0) this.byOrigin.delete(e.origin);
+    if (this.last?.seqs === seqs) this.last = undefined;
+    const epochs = this.byOrigin.get(e.origin)!;
+    epochs.delete(e.epoch);
+    if (epochs.size === 0) this.byOrigin.delete(e.origin);
+  }
+
+  private seqsOf(e: LeaderEntry): Set<number> | undefined {
+    const last = this.last;
+    if (last !== undefined && last.epoch === e.epoch && last.origin === e.origin) return last.seqs;
+    const seqs = this.byOrigin.get(e.origin)?.get(e.epoch);
+    if (seqs !== undefined) this.last = { origin: e.origin, epoch: e.epoch, seqs };
+    return seqs;
   }
 }
 

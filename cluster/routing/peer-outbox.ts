@@ -1,6 +1,8 @@
 import type { Logger } from '../../src/observability/logger.js';
 import type { PeerId, Transport } from '../transport/transport.js';
-import { encodeBatch, encodeRoutingMessage, type RoutingMessage } from './routing-messages.js';
+import { BatchBuilder } from './batch-builder.js';
+import { dlvMaxBytes, leanFwdMaxBytes, writeDlv, writeLeanFwd } from './binary-messages.js';
+import { BATCH_TAG, encodeRoutingMessage, ROUTING_BATCHES, ROUTING_LEAN, type RoutingMessage } from './routing-messages.js';
 
 /** A batch goes before it grows past this: a frame stays small beside the link's 64 KiB stanza mark. */
 export const MAX_BATCH_BYTES = 64 * 1024;
@@ -8,9 +10,8 @@ export const MAX_BATCH_BYTES = 64 * 1024;
 interface Batch {
   /** Something is gathered. */
   pending: boolean;
-  /** `fwd` and `dlv` messages of this turn, encoded, in the order sent. */
-  messages: Uint8Array[];
-  bytes: number;
+  /** `fwd` and `dlv` messages of this turn, encoded in place, in the order sent. */
+  frame: BatchBuilder;
   /** Confirmations for an origin, by its epoch. */
   acks: Map<string, number[]>;
   /** The latest delivery processed for the leader (cumulative). */
@@ -30,8 +31,9 @@ interface Batch {
 export class PeerOutbox {
   /** One per peer, kept and emptied rather than deleted: see releasing-map.ts for what churn in a Map costs. */
   private readonly batches = new Map<PeerId, Batch>();
-  /** Peers that read batch frames, from their hellos. */
+  /** Peers that read batch frames, and lean fwd messages, from their hellos. */
   private readonly batching = new Set<PeerId>();
+  private readonly lean = new Set<PeerId>();
   private scheduled = false;
   private closed = false;
 
@@ -40,10 +42,10 @@ export class PeerOutbox {
     private readonly log: Logger,
   ) {}
 
-  /** Whether `peer` reads batch frames; set at each link up, from its hello. */
-  setBatching(peer: PeerId, on: boolean): void {
-    if (on) this.batching.add(peer);
-    else this.batching.delete(peer);
+  /** What `peer` reads beyond the first release's messages; set at each link up, from its hello. */
+  setFeatures(peer: PeerId, features: readonly string[]): void {
+    setMember(this.batching, peer, features.includes(ROUTING_BATCHES));
+    setMember(this.lean, peer, features.includes(ROUTING_LEAN));
   }
 
   ack(peer: PeerId, epoch: string, seq: number): void {
@@ -65,11 +67,11 @@ export class PeerOutbox {
    */
   send(peer: PeerId, message: RoutingMessage): boolean {
     if ((message.t === 'fwd' || message.t === 'dlv') && this.batching.has(peer) && !this.closed) {
-      this.add(peer, this.batch(peer), encodeRoutingMessage(message));
+      this.write(peer, this.batch(peer), message);
       return true;
     }
     this.flush(peer);
-    return this.raw(peer, encodeRoutingMessage(message), message.t);
+    return this.raw(peer, encodeRoutingMessage(message, this.lean.has(peer)), message.t);
   }
 
   /** Drops what is batched and sends nothing more. */
@@ -81,7 +83,7 @@ export class PeerOutbox {
   private batch(peer: PeerId): Batch {
     let batch = this.batches.get(peer);
     if (batch === undefined) {
-      batch = { pending: false, messages: [], bytes: 0, acks: new Map(), dack: undefined };
+      batch = { pending: false, frame: new BatchBuilder(BATCH_TAG), acks: new Map(), dack: undefined };
       this.batches.set(peer, batch);
     }
     batch.pending = true;
@@ -119,20 +121,36 @@ export class PeerOutbox {
     this.add(peer, batch, encoded);
   }
 
-  /** Appends one encoded message, sending the batch first if it would grow past MAX_BATCH_BYTES. */
+  /** Encodes a `dlv` or lean `fwd` straight into the batch; a full `fwd` is encoded first, then copied in. */
+  private write(peer: PeerId, batch: Batch, m: Extract<RoutingMessage, { t: 'fwd' | 'dlv' }>): void {
+    if (m.t === 'fwd' && (m.headOnly !== true || !this.lean.has(peer))) return this.add(peer, batch, encodeRoutingMessage(m));
+    const max = m.t === 'dlv' ? dlvMaxBytes(m.origin, m.epoch, m.to, m.raw) : leanFwdMaxBytes(m.epoch, m.stanza);
+    this.makeRoom(peer, batch, max);
+    const { frame } = batch;
+    const out = frame.reserve(max);
+    const at = frame.offset;
+    frame.commit(m.t === 'dlv' ? writeDlv(out, at, m.gen, m.dseq, m.origin, m.epoch, m.seq, m.to, m.sid, m.raw) : writeLeanFwd(out, at, m.epoch, m.seq, m.stanza));
+  }
+
+  /** Appends one encoded message. */
   private add(peer: PeerId, batch: Batch, encoded: Uint8Array): void {
-    if (batch.bytes + encoded.byteLength > MAX_BATCH_BYTES && batch.messages.length > 0) this.sendMessages(peer, batch);
-    batch.messages.push(encoded);
-    batch.bytes += encoded.byteLength;
+    this.makeRoom(peer, batch, encoded.byteLength);
+    batch.frame.append(encoded);
+  }
+
+  /** Sends the batch first if a message of `max` bytes would grow it past MAX_BATCH_BYTES. */
+  private makeRoom(peer: PeerId, batch: Batch, max: number): void {
+    if (batch.frame.count > 0 && batch.frame.bytes + 4 + max > MAX_BATCH_BYTES) this.sendMessages(peer, batch);
   }
 
   /** The batch's messages as one frame (a lone message as itself), and the batch emptied. */
   private sendMessages(peer: PeerId, batch: Batch): void {
-    const { messages, bytes } = batch;
-    if (messages.length === 0) return;
-    batch.messages = [];
-    batch.bytes = 0;
-    this.raw(peer, messages.length === 1 ? messages[0]! : encodeBatch(messages, bytes), messages.length === 1 ? 'one' : 'batch');
+    const { frame } = batch;
+    if (frame.count === 0) return;
+    const one = frame.count === 1;
+    const payload = frame.take();
+    // A lone message leaves as itself: after the tag and its length.
+    this.raw(peer, one ? payload.subarray(5) : payload, one ? 'one' : 'batch');
   }
 
   private raw(peer: PeerId, payload: Uint8Array, type: string): boolean {
@@ -141,4 +159,9 @@ export class PeerOutbox {
     if (!sent) this.log.debug({ event: 'cluster_route_unsent', peer, type }, 'no link to the peer; the message is recovered later');
     return sent;
   }
+}
+
+function setMember<T>(set: Set<T>, value: T, on: boolean): void {
+  if (on) set.add(value);
+  else set.delete(value);
 }

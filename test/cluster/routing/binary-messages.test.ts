@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BinaryMessageError, BinaryStanza, decodeDlv, decodeFwd, encodeDlv, encodeFwd } from '../../../cluster/routing/binary-messages.js';
+import { BinaryMessageError, BinaryStanza, decodeDlv, decodeFwd, decodeLeanFwd, dlvMaxBytes, encodeDlv, encodeFwd, encodeLeanFwd, leanFwdMaxBytes, writeDlv, writeLeanFwd } from '../../../cluster/routing/binary-messages.js';
 import { decodeRoutingMessage, encodeRoutingMessage, RoutingMessageError } from '../../../cluster/routing/routing-messages.js';
 import type { Stanza } from '../../../src/router/router.js';
 
@@ -52,6 +52,32 @@ describe('binary fwd and dlv', () => {
     expect(dlv.raw).toBe(STANZA.raw);
   });
 
+  it('write in place what they encode alone, at any offset, within the room they ask for', () => {
+    const out = Buffer.alloc(4096, 0xee);
+    const leanBytes = writeLeanFwd(out, 7, 'e', 5, STANZA);
+    expect(leanBytes).toBeLessThanOrEqual(leanFwdMaxBytes('e', STANZA));
+    expect(out.subarray(7, 7 + leanBytes).equals(encodeLeanFwd('e', 5, STANZA))).toBe(true);
+    expect(out[7 + leanBytes]).toBe(0xee);
+    const bytes = Buffer.from(STANZA.raw);
+    const dlvBytes = writeDlv(out, 1000, 1, 2, 'n2', 'e', 3, 'cbb.example.test', 4, bytes);
+    expect(dlvBytes).toBeLessThanOrEqual(dlvMaxBytes('n2', 'e', 'cbb.example.test', bytes));
+    expect(out.subarray(1000, 1000 + dlvBytes).equals(encodeDlv(1, 2, 'n2', 'e', 3, 'cbb.example.test', 4, STANZA.raw))).toBe(true);
+  });
+
+  it('leave the attributes out of a lean fwd, and read them from the text exactly as the session did', () => {
+    const raw = `<message from='cba.example.test' to='cbb.example.test' id='a\tb &amp; c' type='chat' xml:lang='é'><body/></message>`;
+    const sent: Stanza = { name: 'message', attrs: { from: 'cba.example.test', to: 'cbb.example.test', id: 'a b & c', type: 'chat', 'xml:lang': 'é' }, raw, toDomain: 'cbb.example.test' };
+    const lean = encodeLeanFwd('e', 9, sent);
+    expect(lean.length).toBeLessThan(encodeFwd('e', 9, sent).length);
+    expect(lean.includes(Buffer.from('xml:lang'))).toBe(true); // in the text only
+    const back = decodeLeanFwd(lean);
+    expect(back.stanza.attrs).toEqual(sent.attrs);
+    expect({ ...back, stanza: plainStanza(back.stanza) }).toEqual({ t: 'fwd', epoch: 'e', seq: 9, stanza: sent });
+    // A prefix bound by the stream header only: ltx reads what it can.
+    const prefixed = decodeLeanFwd(encodeLeanFwd('e', 1, { ...sent, raw: `<message to='b' from='a' id='p'><x:y/></message>`, attrs: { to: 'b', from: 'a', id: 'p' } }));
+    expect(prefixed.stanza.attrs).toEqual({ to: 'b', from: 'a', id: 'p' });
+  });
+
   it('keep an attribute named __proto__ as an attribute', () => {
     const s: Stanza = { ...STANZA, attrs: JSON.parse('{"__proto__":"x","to":"y"}') as Record<string, string> };
     const back = decodeFwd(encodeFwd('e', 1, s)).stanza.attrs;
@@ -66,14 +92,18 @@ describe('binary fwd and dlv', () => {
       for (let i = Math.floor(rnd() * 6); i > 0; i--) attrs[`k${text(rnd, 4)}`] = text(rnd, 20);
       const stanza: Stanza = { name: (['message', 'presence', 'iq'] as const)[seed % 3]!, attrs, raw: text(rnd, 200), toDomain: text(rnd, 10) };
       const seq = Math.floor(rnd() * Number.MAX_SAFE_INTEGER);
-      const fwd = decodeFwd(encodeFwd(text(rnd, 20), seq, stanza));
+      const epoch = text(rnd, 20);
+      const fwd = decodeFwd(encodeFwd(epoch, seq, stanza));
       expect({ seq: fwd.seq, stanza: plainStanza(fwd.stanza) }, `seed ${seed}`).toEqual({ seq, stanza });
+      const lean = decodeLeanFwd(encodeLeanFwd(epoch, seq, stanza));
+      expect({ epoch: lean.epoch, seq: lean.seq, name: lean.stanza.name, toDomain: lean.stanza.toDomain, raw: lean.stanza.raw }, `seed ${seed}`).toEqual({ epoch, seq, name: stanza.name, toDomain: stanza.toDomain, raw: stanza.raw });
       const dlv = { t: 'dlv', gen: seq % 7, dseq: seq, origin: text(rnd, 10), epoch: text(rnd, 20), seq: Math.floor(seq / 3), to: text(rnd, 30), sid: seed, raw: stanza.raw } as const;
       expect(decodeDlv(encodeDlv(dlv.gen, dlv.dseq, dlv.origin, dlv.epoch, dlv.seq, dlv.to, dlv.sid, dlv.raw)), `seed ${seed}`).toEqual(dlv);
     }
   });
 
   const fwd = () => encodeFwd('e', 1, STANZA);
+  const lean = () => encodeLeanFwd('e', 1, STANZA);
   const dlv = () => encodeDlv(1, 2, 'n2', 'e', 3, 'cbb.example.test', 4, STANZA.raw);
   const edit = (b: Buffer, fn: (b: Buffer) => void) => (fn(b), b);
 
@@ -91,6 +121,18 @@ describe('binary fwd and dlv', () => {
     ['an attribute count the frame cannot hold', () => edit(fwd(), (b) => b.writeUInt32BE(0xffffffff, 10))],
     ['a text length past the frame', () => edit(dlv(), (b) => b.writeUInt32BE(0x7fffffff, 33))],
     ['text that is not UTF-8', () => edit(dlv(), (b) => (b[b.length - 1] = 0xff))],
+    ['a lean fwd shorter than its fixed fields', () => lean().subarray(0, 21)],
+    ['a lean fwd cut short', () => lean().subarray(0, lean().length - 1)],
+    ['a lean fwd with a byte after its text', () => Buffer.concat([lean(), Buffer.from('x')])],
+    ['a lean fwd with an unknown stanza name', () => edit(lean(), (b) => (b[1] = 3))],
+    ['a lean fwd with a fractional sequence number', () => edit(lean(), (b) => b.writeDoubleBE(0.5, 2))],
+    ['a lean fwd whose text is not UTF-8', () => edit(lean(), (b) => (b[b.length - 2] = 0xc3))],
+    ['a lean fwd whose domain starts inside a character', () => {
+      const b = encodeLeanFwd('é', 1, { ...STANZA, toDomain: 'x' });
+      b.writeUInt32BE(1, 10);
+      b.writeUInt32BE(2, 14);
+      return b;
+    }],
     ['a text that starts inside a character', () => {
       // origin 'é' (2 bytes) declared as 1 byte, epoch as 2: the epoch would start on é's second byte.
       const b = encodeDlv(1, 2, 'é', 'x', 3, 't', 4, 'r');
@@ -107,13 +149,13 @@ describe('binary fwd and dlv', () => {
   });
 
   it('refuse every truncation and every single-byte change it cannot read, never crash (seeded)', () => {
-    const frames = [fwd(), dlv()];
+    const frames = [fwd(), dlv(), lean()];
     for (const f of frames) {
       for (let n = 0; n < f.length; n++) expect(() => decodeRoutingMessage(f.subarray(0, n))).toThrow(RoutingMessageError);
     }
     const rnd = random(7);
     for (let i = 0; i < 2000; i++) {
-      const b = Buffer.from(frames[i % 2]!);
+      const b = Buffer.from(frames[i % 3]!);
       b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
       try {
         decodeRoutingMessage(b);

@@ -55,6 +55,13 @@ describe('DedupWindow', () => {
     w.settle('n2', 'e1', 'x', 2);
     w.settle('n2', 'e1', 'z', 1);
     expect(['x', 'y', 'z'].map((d) => w.isSettled('n2', 'e1', d, 1))).toEqual([true, false, true]);
+    // Settled again and again (the last pair, kept without a lookup): still the most recent, z goes first.
+    w.settle('n2', 'e1', 'x', 3);
+    w.settle('n2', 'e1', 'x', 4);
+    w.settle('n2', 'e1', 'y', 1);
+    expect(['x', 'y', 'z'].map((d) => w.isSettled('n2', 'e1', d, 1))).toEqual([true, true, false]);
+    expect(w.isSettled('n2', 'e1', 'x', 4)).toBe(true);
+    expect(w.isSettled('n2', 'e1', 'x', 5)).toBe(false);
     for (const e of ['e2', 'e3', 'e4', 'e5']) w.settle('n2', e, 'x', 1);
     expect(w.isSettled('n2', 'e1', 'x', 1)).toBe(false);
     expect(w.isSettled('n2', 'e2', 'x', 1)).toBe(true);

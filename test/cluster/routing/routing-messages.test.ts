@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BATCH_TAG, decodeRoutingMessage, encodeBatch, encodeRoutingMessage, forEachRoutingMessage, RoutingMessageError, type RoutingMessage } from '../../../cluster/routing/routing-messages.js';
+import { BatchBuilder } from '../../../cluster/routing/batch-builder.js';
+import { BATCH_TAG, decodeRoutingMessage, encodeRoutingMessage, forEachRoutingMessage, RoutingMessageError, type RoutingMessage } from '../../../cluster/routing/routing-messages.js';
 
 const session = { address: 'cb1.example.test', sid: 3, peer: '10.0.0.5:40112', since: 1_700_000_000_000 };
 
@@ -49,9 +50,11 @@ describe('routing messages', () => {
   });
 });
 
-/** A batch frame of the given encoded messages. */
+/** A batch frame of the given encoded messages, as PeerOutbox builds one. */
 function batch(messages: Uint8Array[]): Buffer {
-  return encodeBatch(messages, messages.reduce((n, m) => n + m.byteLength, 0));
+  const builder = new BatchBuilder(BATCH_TAG, 8);
+  for (const m of messages) builder.append(m);
+  return builder.take();
 }
 
 function readAll(payload: Uint8Array): RoutingMessage[] {
@@ -62,7 +65,7 @@ function readAll(payload: Uint8Array): RoutingMessage[] {
 
 describe('batch frames', () => {
   it('carry every kind in order, and a frame of one message is read as itself', () => {
-    const frameOf = batch(EVERY_KIND.map(encodeRoutingMessage));
+    const frameOf = batch(EVERY_KIND.map((m) => encodeRoutingMessage(m)));
     expect(frameOf[0]).toBe(BATCH_TAG);
     expect(readAll(frameOf).map(plain)).toEqual(EVERY_KIND);
     expect(readAll(encodeRoutingMessage(EVERY_KIND[2]!))).toEqual([EVERY_KIND[2]]);
