@@ -156,17 +156,16 @@ export function leanFwdMaxBytes(epoch: string, stanza: Stanza): number {
 
 /** Writes a lean fwd at `at`; returns its length. `out` has leanFwdMaxBytes from `at`. */
 export function writeLeanFwd(out: Buffer, at: number, epoch: string, seq: number, stanza: Stanza): number {
-  const text = at + LEAN_FIXED;
-  const epochBytes = out.write(epoch, text, 'utf8');
-  const domainBytes = out.write(stanza.toDomain, text + epochBytes, 'utf8');
-  const rawBytes = putText(out, text + epochBytes + domainBytes, stanzaText(stanza));
+  const head = fwdHeads.get(epoch, stanza.toDomain, '');
+  out.set(head.bytes, at + LEAN_FIXED);
+  const rawBytes = putText(out, at + LEAN_FIXED + head.bytes.length, stanzaText(stanza));
   out[at] = LEAN_FWD_TAG;
   out[at + 1] = NAME_CODES[stanza.name];
   putF64(out, at + 2, seq);
-  putU32(out, at + 10, epochBytes);
-  putU32(out, at + 14, domainBytes);
+  putU32(out, at + 10, head.first);
+  putU32(out, at + 14, head.second);
   putU32(out, at + 18, rawBytes);
-  return LEAN_FIXED + epochBytes + domainBytes + rawBytes;
+  return LEAN_FIXED + head.bytes.length + rawBytes;
 }
 
 /** The most bytes a dlv of these fields takes. */
@@ -176,22 +175,54 @@ export function dlvMaxBytes(origin: PeerId, epoch: string, to: string, raw: stri
 
 /** Writes a dlv at `at`; returns its length. `out` has dlvMaxBytes from `at`. */
 export function writeDlv(out: Buffer, at: number, gen: number, dseq: number, origin: PeerId, epoch: string, seq: number, to: string, sid: number, raw: string | Uint8Array): number {
-  const text = at + DLV_HEAD;
-  const originBytes = out.write(origin, text, 'utf8');
-  const epochBytes = out.write(epoch, text + originBytes, 'utf8');
-  const toBytes = out.write(to, text + originBytes + epochBytes, 'utf8');
-  const rawBytes = putText(out, text + originBytes + epochBytes + toBytes, raw);
+  const head = dlvHeads.get(origin, epoch, to);
+  out.set(head.bytes, at + DLV_HEAD);
+  const rawBytes = putText(out, at + DLV_HEAD + head.bytes.length, raw);
   out[at] = DLV_TAG;
   putF64(out, at + 1, gen);
   putF64(out, at + 9, dseq);
   putF64(out, at + 17, seq);
   putF64(out, at + 25, sid);
-  putU32(out, at + DLV_FIXED, originBytes);
-  putU32(out, at + DLV_FIXED + 4, epochBytes);
-  putU32(out, at + DLV_FIXED + 8, toBytes);
+  putU32(out, at + DLV_FIXED, head.first);
+  putU32(out, at + DLV_FIXED + 4, head.second);
+  putU32(out, at + DLV_FIXED + 8, head.third);
   putU32(out, at + DLV_FIXED + 12, rawBytes);
-  return DLV_HEAD + originBytes + epochBytes + toBytes + rawBytes;
+  return DLV_HEAD + head.bytes.length + rawBytes;
 }
+
+interface EncodedHead {
+  /** The UTF-8 of the texts, back to back, and the byte length of each. */
+  readonly bytes: Buffer;
+  readonly first: number;
+  readonly second: number;
+  readonly third: number;
+}
+
+/**
+ * The texts in front of a stanza, encoded once for a run of messages with
+ * the same ones (one origin incarnation to one address): a copy of a few
+ * bytes instead of a call into the UTF-8 encoder per text.
+ */
+class RecentHead {
+  private a = '';
+  private b = '';
+  private c = '';
+  private head: EncodedHead | undefined;
+
+  get(a: string, b: string, c: string): EncodedHead {
+    if (this.head !== undefined && a === this.a && b === this.b && c === this.c) return this.head;
+    const first = Buffer.byteLength(a, 'utf8');
+    const second = Buffer.byteLength(b, 'utf8');
+    this.head = { bytes: Buffer.from(a + b + c, 'utf8'), first, second, third: Buffer.byteLength(c, 'utf8') };
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    return this.head;
+  }
+}
+
+const fwdHeads = new RecentHead();
+const dlvHeads = new RecentHead();
 
 function textMaxBytes(text: string | Uint8Array): number {
   if (typeof text !== 'string') return text.byteLength;
@@ -206,25 +237,31 @@ function putText(out: Buffer, at: number, text: string | Uint8Array): number {
 }
 
 export function decodeLeanFwd(payload: Uint8Array): DecodedFwd {
-  const n = payload.length;
-  if (n < LEAN_FIXED) throw new BinaryMessageError(`lean fwd of ${n} bytes, shorter than its fixed fields`);
   const frame = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  const name = NAMES[frame[1]!];
-  if (name === undefined) throw new BinaryMessageError(`fwd stanza name code ${frame[1]} is not message, presence or iq`);
-  const seq = count(getF64(frame, 2), 'seq');
-  const epochEnd = LEAN_FIXED + getU32(frame, 10);
-  const domainEnd = epochEnd + getU32(frame, 14);
-  if (domainEnd + getU32(frame, 18) !== n) throw new BinaryMessageError(`lean fwd: its texts do not fill its ${n} bytes`);
+  return decodeLeanFwdAt(frame, 0, frame.length);
+}
+
+/** The lean fwd in `frame` from `start` to `end` (a message of a batch, read without a view of its own). */
+export function decodeLeanFwdAt(frame: Buffer, start: number, end: number): DecodedFwd {
+  const n = end - start;
+  if (n < LEAN_FIXED) throw new BinaryMessageError(`lean fwd of ${n} bytes, shorter than its fixed fields`);
+  const name = NAMES[frame[start + 1]!];
+  if (name === undefined) throw new BinaryMessageError(`fwd stanza name code ${frame[start + 1]} is not message, presence or iq`);
+  const seq = count(getF64(frame, start + 2), 'seq');
+  const textStart = start + LEAN_FIXED;
+  const epochEnd = textStart + getU32(frame, start + 10);
+  const domainEnd = epochEnd + getU32(frame, start + 14);
+  if (domainEnd + getU32(frame, start + 18) !== end) throw new BinaryMessageError(`lean fwd: its texts do not fill its ${n} bytes`);
   // A continuation byte first: the text before ends inside a character.
-  if ((domainEnd > epochEnd && (frame[epochEnd]! & 0xc0) === 0x80) || (n > domainEnd && (frame[domainEnd]! & 0xc0) === 0x80)) {
+  if ((domainEnd > epochEnd && (frame[epochEnd]! & 0xc0) === 0x80) || (end > domainEnd && (frame[domainEnd]! & 0xc0) === 0x80)) {
     throw new BinaryMessageError('lean fwd: a text starts inside a UTF-8 character');
   }
-  if (!isUtf8(frame.subarray(LEAN_FIXED))) throw new BinaryMessageError('lean fwd: text is not UTF-8');
   // A copy of the text alone, so the socket's chunk is not kept while the stanza waits.
-  const bytes = Buffer.allocUnsafe(n - domainEnd);
-  frame.copy(bytes, 0, domainEnd, n);
-  const stanza = new BinaryStanza(name, frame.toString('utf8', epochEnd, domainEnd), bytes, bytes, -1, -1, -1);
-  return { t: 'fwd', epoch: frame.toString('utf8', LEAN_FIXED, epochEnd), seq, stanza };
+  const bytes = Buffer.allocUnsafe(end - domainEnd);
+  frame.copy(bytes, 0, domainEnd, end);
+  if (!isUtf8(bytes) || !isUtf8(frame.subarray(textStart, domainEnd))) throw new BinaryMessageError('lean fwd: text is not UTF-8');
+  const stanza = new BinaryStanza(name, recentDomain.read(frame, epochEnd, domainEnd), bytes, bytes, -1, -1, -1);
+  return { t: 'fwd', epoch: recentEpoch.read(frame, textStart, epochEnd), seq, stanza };
 }
 
 export function decodeFwd(payload: Uint8Array): DecodedFwd {
@@ -256,9 +293,9 @@ export function decodeDlv(payload: Uint8Array): DecodedDlv {
     dseq: count(getF64(frame, 9), 'dseq'),
     seq: count(getF64(frame, 17), 'seq'),
     sid: count(getF64(frame, 25), 'sid'),
-    origin: frame.toString('utf8', originStart, epochStart),
-    epoch: frame.toString('utf8', epochStart, toStart),
-    to: frame.toString('utf8', toStart, rawStart),
+    origin: recentOrigin.read(frame, originStart, epochStart),
+    epoch: recentEpoch.read(frame, epochStart, toStart),
+    to: recentDomain.read(frame, toStart, rawStart),
     raw: frame.toString('utf8', rawStart, frame.length),
   };
 }
@@ -345,3 +382,33 @@ function putF64(b: Uint8Array, at: number, v: number): void {
   f64[0] = v;
   for (let i = 0; i < 8; i++) b[at + i] = f64Bytes[LITTLE_ENDIAN ? 7 - i : i]!;
 }
+
+/**
+ * The last text read for one field, by its bytes: a run of stanzas of one
+ * origin to one address repeats its epoch, origin and address, and reusing
+ * the string saves decoding it, and hashing it again for each Map lookup.
+ */
+class RecentText {
+  private bytes: Buffer = Buffer.alloc(0);
+  private text = '';
+
+  read(frame: Buffer, start: number, end: number): string {
+    const n = end - start;
+    const bytes = this.bytes;
+    if (n === bytes.length && n <= 64) {
+      let i = 0;
+      while (i < n && frame[start + i] === bytes[i]) i++;
+      if (i === n) return this.text;
+    }
+    this.text = frame.toString('utf8', start, end);
+    if (n <= 64) {
+      this.bytes = Buffer.allocUnsafe(n);
+      frame.copy(this.bytes, 0, start, end);
+    }
+    return this.text;
+  }
+}
+
+const recentEpoch = new RecentText();
+const recentOrigin = new RecentText();
+const recentDomain = new RecentText();

@@ -321,7 +321,7 @@ export class LeaderRouting {
     this.inFlight.add(entry);
     const { stanza } = entry;
     // Unsent (the link just closed): it stays outstanding and goes again at peerDown or the next report.
-    this.ctx.send(holding.holder, { t: 'dlv', ...numbered, origin: entry.origin, epoch: entry.epoch, seq: entry.seq, to: address, sid: holding.sid, raw: stanzaText(stanza) });
+    this.ctx.send(holding.holder, { t: 'dlv', gen: numbered.gen, dseq: numbered.dseq, origin: entry.origin, epoch: entry.epoch, seq: entry.seq, to: address, sid: holding.sid, raw: stanzaText(stanza) });
   }
 
   private undeliverable(entry: LeaderEntry, key: string, condition: StanzaErrorCondition): void {

@@ -14,8 +14,9 @@ interface Batch {
   frame: BatchBuilder;
   /** Confirmations for an origin, by its epoch. */
   acks: Map<string, number[]>;
-  /** The latest delivery processed for the leader (cumulative). */
-  dack: { gen: number; dseq: number } | undefined;
+  /** The latest delivery processed for the leader (cumulative); dseq 0 for none. */
+  dackGen: number;
+  dackSeq: number;
 }
 
 /**
@@ -56,7 +57,9 @@ export class PeerOutbox {
   }
 
   dack(peer: PeerId, gen: number, dseq: number): void {
-    this.batch(peer).dack = { gen, dseq };
+    const batch = this.batch(peer);
+    batch.dackGen = gen;
+    batch.dackSeq = dseq;
   }
 
   /**
@@ -83,7 +86,7 @@ export class PeerOutbox {
   private batch(peer: PeerId): Batch {
     let batch = this.batches.get(peer);
     if (batch === undefined) {
-      batch = { pending: false, frame: new BatchBuilder(BATCH_TAG), acks: new Map(), dack: undefined };
+      batch = { pending: false, frame: new BatchBuilder(BATCH_TAG), acks: new Map(), dackGen: 0, dackSeq: 0 };
       this.batches.set(peer, batch);
     }
     batch.pending = true;
@@ -104,12 +107,12 @@ export class PeerOutbox {
     const batch = this.batches.get(peer);
     if (batch === undefined || !batch.pending) return;
     batch.pending = false;
-    const { dack, acks } = batch;
-    batch.dack = undefined;
+    const { dackGen, dackSeq, acks } = batch;
+    batch.dackSeq = 0;
     if (acks.size > 0) batch.acks = new Map();
     // A lost confirmation is recovered: the origin resends when a link comes
     // up again, and the leader re-delivers after the holder's next report.
-    if (dack !== undefined) this.gather(peer, batch, { t: 'dack', ...dack });
+    if (dackSeq > 0) this.gather(peer, batch, { t: 'dack', gen: dackGen, dseq: dackSeq });
     for (const [epoch, seqs] of acks) this.gather(peer, batch, { t: 'ack', epoch, seqs });
     this.sendMessages(peer, batch);
   }

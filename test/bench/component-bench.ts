@@ -43,14 +43,20 @@ export async function benchServer(server: BenchServer, o: ComponentBenchOptions)
 export async function measurePair(pair: Pair, pids: number[], o: ComponentBenchOptions): Promise<Omit<ServerFigures, 'server'>> {
   // Warm up the JIT and the sockets before anything is measured.
   await windowed(pair, Math.min(20_000, o.stanzas), o.window);
-  const cpu = () => pids.map((pid) => processCpuMicros(pid));
-  const measure = async (work: () => Promise<WorkloadResult>) => {
-    const before = cpu();
-    const result = await work();
-    const byProcess = cpu().map((us, i) => (us - before[i]!) / result.stanzas);
-    return { ...result, cpuUsPerStanza: byProcess.reduce((x, y) => x + y, 0), cpuUsPerStanzaByProcess: byProcess };
-  };
-  const w = await measure(() => windowed(pair, o.stanzas, o.window));
-  const p = await measure(() => pingPong(pair, o.pingPongStanzas));
+  const w = await measureWindowed(pair, pids, o);
+  const p = await withCpu(pids, () => pingPong(pair, o.pingPongStanzas));
   return { windowed: w, pingPong: p };
+}
+
+/** One windowed run on a warm pair, with its CPU per stanza. */
+export function measureWindowed(pair: Pair, pids: number[], o: ComponentBenchOptions): Promise<WorkloadResult & CpuFigures> {
+  return withCpu(pids, () => windowed(pair, o.stanzas, o.window));
+}
+
+async function withCpu(pids: number[], work: () => Promise<WorkloadResult>): Promise<WorkloadResult & CpuFigures> {
+  const cpu = () => pids.map((pid) => processCpuMicros(pid));
+  const before = cpu();
+  const result = await work();
+  const byProcess = cpu().map((us, i) => (us - before[i]!) / result.stanzas);
+  return { ...result, cpuUsPerStanza: byProcess.reduce((x, y) => x + y, 0), cpuUsPerStanzaByProcess: byProcess };
 }

@@ -63,7 +63,20 @@ function readAll(payload: Uint8Array): RoutingMessage[] {
   return out;
 }
 
+const LEAN_FWD: RoutingMessage = {
+  t: 'fwd',
+  epoch: 'e',
+  seq: 3,
+  stanza: { name: 'message', attrs: { to: 'b.example.test', from: 'a.example.test' }, raw: `<message to='b.example.test' from='a.example.test'><body>é</body></message>`, toDomain: 'b.example.test' },
+  headOnly: true,
+};
+
 describe('batch frames', () => {
+  it('read a lean fwd in place, with the attributes of its text', () => {
+    const [m] = readAll(batch([encodeRoutingMessage(LEAN_FWD, true), encodeRoutingMessage({ t: 'hello' })]));
+    expect(m?.t === 'fwd' && { seq: m.seq, attrs: { ...m.stanza.attrs }, raw: m.stanza.raw }).toEqual({ seq: 3, attrs: LEAN_FWD.stanza.attrs, raw: LEAN_FWD.stanza.raw });
+  });
+
   it('carry every kind in order, and a frame of one message is read as itself', () => {
     const frameOf = batch(EVERY_KIND.map((m) => encodeRoutingMessage(m)));
     expect(frameOf[0]).toBe(BATCH_TAG);
@@ -76,6 +89,12 @@ describe('batch frames', () => {
     ['a length cut short', () => Buffer.concat([batch([encodeRoutingMessage({ t: 'hello' })]), Buffer.from([0, 0])])],
     ['a message running past the frame', () => batch([encodeRoutingMessage({ t: 'hello' })]).subarray(0, -1)],
     ['a batch inside a batch', () => batch([batch([encodeRoutingMessage({ t: 'hello' })])])],
+    ['a lean fwd cut short inside a batch', () => batch([encodeRoutingMessage({ t: 'hello' }), encodeRoutingMessage(LEAN_FWD, true).subarray(0, 30)])],
+    ['a lean fwd whose text is not UTF-8 inside a batch', () => {
+      const lean = Buffer.from(encodeRoutingMessage(LEAN_FWD, true));
+      lean[lean.length - 3] = 0xff;
+      return batch([lean]);
+    }],
   ])('refuse %s with a RoutingMessageError', (_what, payload) => {
     expect(() => readAll(payload())).toThrow(RoutingMessageError);
   });
