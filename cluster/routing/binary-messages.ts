@@ -269,7 +269,7 @@ export function decodeFwd(payload: Uint8Array): DecodedFwd {
   if (frame.length < FWD_FIXED) throw new BinaryMessageError(`fwd of ${frame.length} bytes, shorter than its fixed fields`);
   const attrCount = frame.readUInt32BE(10);
   const n = 3 + 2 * attrCount;
-  const textStart = readTexts(frame, FWD_FIXED, n, 'fwd');
+  const textStart = readTexts(frame, 0, frame.length, FWD_FIXED, n, 'fwd');
   const name = NAMES[frame[1]!];
   if (name === undefined) throw new BinaryMessageError(`fwd stanza name code ${frame[1]} is not message, presence or iq`);
   const seq = count(frame.readDoubleBE(2), 'seq');
@@ -282,21 +282,26 @@ export function decodeFwd(payload: Uint8Array): DecodedFwd {
 
 export function decodeDlv(payload: Uint8Array): DecodedDlv {
   const frame = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  if (frame.length < DLV_FIXED) throw new BinaryMessageError(`dlv of ${frame.length} bytes, shorter than its fixed fields`);
-  const originStart = readTexts(frame, DLV_FIXED, 4, 'dlv');
-  const epochStart = originStart + getU32(frame, DLV_FIXED);
-  const toStart = epochStart + getU32(frame, DLV_FIXED + 4);
-  const rawStart = toStart + getU32(frame, DLV_FIXED + 8);
+  return decodeDlvAt(frame, 0, frame.length);
+}
+
+/** The dlv in `frame` from `start` to `end` (a message of a batch, read without a view of its own). */
+export function decodeDlvAt(frame: Buffer, start: number, end: number): DecodedDlv {
+  if (end - start < DLV_FIXED) throw new BinaryMessageError(`dlv of ${end - start} bytes, shorter than its fixed fields`);
+  const originStart = readTexts(frame, start, end, DLV_FIXED, 4, 'dlv');
+  const epochStart = originStart + getU32(frame, start + DLV_FIXED);
+  const toStart = epochStart + getU32(frame, start + DLV_FIXED + 4);
+  const rawStart = toStart + getU32(frame, start + DLV_FIXED + 8);
   return {
     t: 'dlv',
-    gen: count(getF64(frame, 1), 'gen'),
-    dseq: count(getF64(frame, 9), 'dseq'),
-    seq: count(getF64(frame, 17), 'seq'),
-    sid: count(getF64(frame, 25), 'sid'),
+    gen: count(getF64(frame, start + 1), 'gen'),
+    dseq: count(getF64(frame, start + 9), 'dseq'),
+    seq: count(getF64(frame, start + 17), 'seq'),
+    sid: count(getF64(frame, start + 25), 'sid'),
     origin: recentOrigin.read(frame, originStart, epochStart),
     epoch: recentEpoch.read(frame, epochStart, toStart),
     to: recentDomain.read(frame, toStart, rawStart),
-    raw: frame.toString('utf8', rawStart, frame.length),
+    raw: frame.toString('utf8', rawStart, end),
   };
 }
 
@@ -332,19 +337,20 @@ function writeTexts(fixed: number, strings: readonly string[], last: string | Ui
  * must fill the frame exactly and be UTF-8, each starting on a character.
  * Returns where the first text starts.
  */
-function readTexts(frame: Buffer, fixed: number, n: number, what: string): number {
-  const textStart = fixed + 4 * n;
-  if (!Number.isSafeInteger(textStart) || textStart > frame.length) throw new BinaryMessageError(`${what}: a length table of ${n} entries does not fit in ${frame.length} bytes`);
+function readTexts(frame: Buffer, start: number, end: number, fixed: number, n: number, what: string): number {
+  const size = end - start;
+  const textStart = start + fixed + 4 * n;
+  if (!Number.isSafeInteger(textStart) || textStart > end) throw new BinaryMessageError(`${what}: a length table of ${n} entries does not fit in ${size} bytes`);
   let at = textStart;
   for (let i = 0; i < n; i++) {
-    const len = getU32(frame, fixed + 4 * i);
-    if (len > frame.length - at) throw new BinaryMessageError(`${what}: text ${i} of ${len} bytes runs past the frame`);
+    const len = getU32(frame, start + fixed + 4 * i);
+    if (len > end - at) throw new BinaryMessageError(`${what}: text ${i} of ${len} bytes runs past the frame`);
     // A continuation byte first: the text before ends inside a character.
     if (len > 0 && (frame[at]! & 0xc0) === 0x80) throw new BinaryMessageError(`${what}: text ${i} starts inside a UTF-8 character`);
     at += len;
   }
-  if (at !== frame.length) throw new BinaryMessageError(`${what}: ${frame.length - at} bytes after the last text`);
-  if (!isUtf8(frame.subarray(textStart))) throw new BinaryMessageError(`${what}: text is not UTF-8`);
+  if (at !== end) throw new BinaryMessageError(`${what}: ${end - at} bytes after the last text`);
+  if (!isUtf8(frame.subarray(textStart, end))) throw new BinaryMessageError(`${what}: text is not UTF-8`);
   return textStart;
 }
 
@@ -362,7 +368,7 @@ const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function getU32(b: Uint8Array, at: number): number {
+export function getU32(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
@@ -374,13 +380,37 @@ function putU32(b: Uint8Array, at: number, v: number): void {
 }
 
 function getF64(b: Uint8Array, at: number): number {
-  for (let i = 0; i < 8; i++) f64Bytes[LITTLE_ENDIAN ? 7 - i : i] = b[at + i]!;
+  const t = f64Bytes;
+  if (LITTLE_ENDIAN) {
+    t[7] = b[at]!;
+    t[6] = b[at + 1]!;
+    t[5] = b[at + 2]!;
+    t[4] = b[at + 3]!;
+    t[3] = b[at + 4]!;
+    t[2] = b[at + 5]!;
+    t[1] = b[at + 6]!;
+    t[0] = b[at + 7]!;
+  } else {
+    for (let i = 0; i < 8; i++) t[i] = b[at + i]!;
+  }
   return f64[0]!;
 }
 
 function putF64(b: Uint8Array, at: number, v: number): void {
   f64[0] = v;
-  for (let i = 0; i < 8; i++) b[at + i] = f64Bytes[LITTLE_ENDIAN ? 7 - i : i]!;
+  const t = f64Bytes;
+  if (LITTLE_ENDIAN) {
+    b[at] = t[7]!;
+    b[at + 1] = t[6]!;
+    b[at + 2] = t[5]!;
+    b[at + 3] = t[4]!;
+    b[at + 4] = t[3]!;
+    b[at + 5] = t[2]!;
+    b[at + 6] = t[1]!;
+    b[at + 7] = t[0]!;
+  } else {
+    for (let i = 0; i < 8; i++) b[at + i] = t[i]!;
+  }
 }
 
 /**

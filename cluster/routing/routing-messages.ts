@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { PeerId } from '../transport/transport.js';
 import type { StanzaName } from '../../src/router/router.js';
-import { BinaryMessageError, decodeDlv, decodeFwd, decodeLeanFwd, decodeLeanFwdAt, DLV_TAG, encodeDlv, encodeFwd, encodeLeanFwd, FWD_TAG, LEAN_FWD_TAG } from './binary-messages.js';
+import { BinaryMessageError, decodeDlv, decodeDlvAt, decodeFwd, decodeLeanFwd, decodeLeanFwdAt, getU32, DLV_TAG, encodeDlv, encodeFwd, encodeLeanFwd, FWD_TAG, LEAN_FWD_TAG } from './binary-messages.js';
 
 /**
  * The cluster router's own messages, each one `stanza` frame on the peer
@@ -124,20 +124,20 @@ export function forEachRoutingMessage(payload: Uint8Array, each: (m: RoutingMess
   if (frame.length === 1) throw new RoutingMessageError('an empty batch');
   while (at < frame.length) {
     if (frame.length - at < 4) throw new RoutingMessageError(`batch: ${frame.length - at} bytes after the last message, too few for a length`);
-    const n = frame.readUInt32BE(at);
+    const n = getU32(frame, at);
     if (n > frame.length - at - 4) throw new RoutingMessageError(`batch: a message of ${n} bytes runs past the frame`);
     const tag = frame[at + 4];
     // Batches do not nest: a batch inside one is malformed, not read recursively.
     if (tag === BATCH_TAG) throw new RoutingMessageError('batch: a batch inside a batch');
     // The stanzas' own message read in place; the rest (a few per batch) from a view.
-    each(tag === LEAN_FWD_TAG ? leanFwdAt(frame, at + 4, at + 4 + n) : decodeRoutingMessage(frame.subarray(at + 4, at + 4 + n)));
+    each(tag === LEAN_FWD_TAG || tag === DLV_TAG ? binaryAt(tag, frame, at + 4, at + 4 + n) : decodeRoutingMessage(frame.subarray(at + 4, at + 4 + n)));
     at += 4 + n;
   }
 }
 
-function leanFwdAt(frame: Buffer, start: number, end: number): RoutingMessage {
+function binaryAt(tag: number, frame: Buffer, start: number, end: number): RoutingMessage {
   try {
-    return decodeLeanFwdAt(frame, start, end);
+    return tag === DLV_TAG ? decodeDlvAt(frame, start, end) : decodeLeanFwdAt(frame, start, end);
   } catch (err) {
     if (err instanceof BinaryMessageError) throw new RoutingMessageError(err.message);
     throw err;

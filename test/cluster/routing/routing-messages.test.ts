@@ -89,6 +89,7 @@ describe('batch frames', () => {
     ['a length cut short', () => Buffer.concat([batch([encodeRoutingMessage({ t: 'hello' })]), Buffer.from([0, 0])])],
     ['a message running past the frame', () => batch([encodeRoutingMessage({ t: 'hello' })]).subarray(0, -1)],
     ['a batch inside a batch', () => batch([batch([encodeRoutingMessage({ t: 'hello' })])])],
+    ['a dlv cut short inside a batch', () => batch([encodeRoutingMessage({ t: 'dlv', gen: 1, dseq: 1, origin: 'n2', epoch: 'e', seq: 1, to: 'b', sid: 1, raw: '<message/>' }).subarray(0, 40)])],
     ['a lean fwd cut short inside a batch', () => batch([encodeRoutingMessage({ t: 'hello' }), encodeRoutingMessage(LEAN_FWD, true).subarray(0, 30)])],
     ['a lean fwd whose text is not UTF-8 inside a batch', () => {
       const lean = Buffer.from(encodeRoutingMessage(LEAN_FWD, true));
