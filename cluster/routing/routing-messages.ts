@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
+import { getU32 } from './wire-bytes.js';
 import type { PeerId } from '../transport/transport.js';
 import type { StanzaName } from '../../src/router/router.js';
-import { BinaryMessageError, decodeDlv, decodeDlvAt, decodeFwd, decodeLeanFwd, decodeLeanFwdAt, getU32, DLV_TAG, encodeDlv, encodeFwd, encodeLeanFwd, FWD_TAG, LEAN_FWD_TAG } from './binary-messages.js';
+import { BinaryMessageError, decodeDlv, decodeDlvAt, decodeFwd, decodeLeanFwd, decodeLeanFwdAt, DLV_TAG, encodeDlv, encodeFwd, encodeLeanFwd, FWD_TAG, LEAN_FWD_TAG } from './binary-messages.js';
 
 /**
  * The cluster router's own messages, each one `stanza` frame on the peer
